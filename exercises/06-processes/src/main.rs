@@ -1,0 +1,38 @@
+//! # Factor VI — Processes (exercise)
+//!
+//! **Rule:** run the app as one or more stateless processes that share nothing; anything that must
+//! outlive a request lives in a backing service.
+//!
+//! This noticeboard counts homepage visits and keeps login sessions *in process memory*. Run two
+//! replicas behind a load balancer and each has its own count; restart one and its count is gone;
+//! log in through one and the other has never heard of you.
+//!
+//! - Edit: `src/state.rs` (look for `TODO(factor-6)`). Nothing else needs touching.
+//! - Check: `cargo xtask check 6` (stuck? `cargo xtask hint 6`).
+//! - Read: the book, chapter "VI. Processes" (`book/src/06-processes.md`, `cargo xtask book --open`).
+//! - Contract the checks rely on: `README.md` next to this crate's `Cargo.toml`.
+
+mod config;
+mod routes;
+mod state;
+
+use anyhow::Context;
+use config::Config;
+use state::AppState;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+
+    let state = AppState::connect(&config).await?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
+        .await
+        .with_context(|| format!("cannot bind port {}", config.port))?;
+    tracing::info!(port = config.port, "noticeboard listening");
+    axum::serve(listener, routes::router(state)).await?;
+    Ok(())
+}

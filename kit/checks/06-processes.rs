@@ -1,0 +1,244 @@
+//! Checks for Factor VI — Processes, run against `exercises/06-processes` and
+//! `solutions/06-processes` alike.
+//!
+//! Every check runs the real binary, usually as two replicas in separate temp directories sharing
+//! one Redis database, and judges only what can be seen from outside: HTTP answers and Redis.
+
+use kit_harness::{App, AppBuilder, Lesson, TestRedis, app_binary, lesson};
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn processes() -> &'static Lesson {
+    lesson(6)
+}
+
+/// One replica of the app, attached to `redis`.
+fn replica(name: &str, redis: &TestRedis, session_ttl_seconds: u64) -> App {
+    AppBuilder::new(app_binary!())
+        .name(name)
+        .env("REDIS_URL", redis.url())
+        .env("SESSION_TTL_SECONDS", session_ttl_seconds.to_string())
+        .env("RUST_LOG", "warn")
+        .spawn()
+}
+
+#[track_caller]
+fn visits(app: &App) -> u64 {
+    let reply = app.get("/visits");
+    let count = reply
+        .json::<serde_json::Value>()
+        .and_then(|body| body["visits"].as_u64());
+    match count {
+        Some(count) if reply.status == 200 => count,
+        _ => panic!(
+            "GET /visits on {} answered {} {:?}; the contract is 200 with {{\"visits\": <number>}}",
+            app.name(),
+            reply.status,
+            reply.body
+        ),
+    }
+}
+
+#[track_caller]
+fn visit(app: &App) {
+    let reply = app.get("/");
+    assert_eq!(
+        reply.status,
+        200,
+        "GET / on {} answered {}: {}",
+        app.name(),
+        reply.status,
+        reply.body
+    );
+}
+
+#[track_caller]
+fn login(app: &App, name: &str) -> String {
+    let reply = app.post_json("/login", &serde_json::json!({ "name": name }));
+    let token = reply
+        .json::<serde_json::Value>()
+        .and_then(|body| body["token"].as_str().map(str::to_owned));
+    match token {
+        Some(token) if reply.is_success() => token,
+        _ => panic!(
+            "POST /login on {} answered {} {:?}; the contract is 2xx with {{\"token\": \"...\"}}",
+            app.name(),
+            reply.status,
+            reply.body
+        ),
+    }
+}
+
+/// Who `token` belongs to according to `app`, or `None` if it answers 401.
+#[track_caller]
+fn session_user(app: &App, token: &str) -> Option<String> {
+    let reply = app.get_with("/me", &[("Authorization", &format!("Bearer {token}"))]);
+    match reply.status {
+        200 => reply
+            .json::<serde_json::Value>()
+            .and_then(|body| body["name"].as_str().map(str::to_owned)),
+        401 => None,
+        status => panic!(
+            "GET /me on {} answered {status}: {}",
+            app.name(),
+            reply.body
+        ),
+    }
+}
+
+/// Load-balancer style traffic: `total` homepage visits from 16 concurrent clients, two thirds to
+/// the first replica and one third to the second (an uneven split, so per-process counts differ).
+fn visit_concurrently(replicas: [&App; 2], total: usize) {
+    let clients = 16;
+    thread::scope(|scope| {
+        for client in 0..clients {
+            scope.spawn(move || {
+                for request in (client..total).step_by(clients) {
+                    visit(replicas[usize::from(request % 3 == 0)]);
+                }
+            });
+        }
+    });
+}
+
+/// The classic `total_visit` global: the count must be one number for all replicas, exact under
+/// concurrent load.
+#[test]
+fn visits_are_shared_between_replicas() {
+    let redis = TestRedis::new();
+    let a = replica("replica A", &redis, 60);
+    let b = replica("replica B", &redis, 60);
+    let total = 200;
+
+    visit_concurrently([&a, &b], total as usize);
+
+    let (seen_a, seen_b) = (visits(&a), visits(&b));
+    processes().ensure(seen_a == seen_b, "the-anti-pattern", || {
+        format!(
+            "after {total} visits split between two replicas, replica A counts {seen_a} and \
+             replica B counts {seen_b}: each process keeps its own counter in memory"
+        )
+    });
+    processes().ensure(seen_a == total, "the-fix", || {
+        format!(
+            "both replicas agree on {seen_a} visits, but {total} were made concurrently: increments \
+             are lost when a replica reads the count and writes it back (GET then SET); use one \
+             atomic increment in the backing service"
+        )
+    });
+    processes().ensure(!redis.keys().is_empty(), "the-fix", || {
+        format!("the replicas agree on {total} visits, but their Redis database is empty: the count lives somewhere else")
+    });
+}
+
+/// A process may die at any moment; what it counted must not die with it.
+#[test]
+fn visits_survive_a_restart() {
+    let redis = TestRedis::new();
+    let mut a = replica("replica A", &redis, 60);
+    let mut b = replica("replica B", &redis, 60);
+    for _ in 0..3 {
+        visit(&a);
+        visit(&b);
+    }
+    a.kill();
+    b.kill();
+
+    let c = replica("replica C (started after A and B were killed)", &redis, 60);
+    let seen = visits(&c);
+    processes().ensure(seen == 6, "why-it-matters", || {
+        format!(
+            "replicas A and B counted 6 visits and were killed; the replica started after them \
+             counts {seen}: the count died with the processes that held it"
+        )
+    });
+}
+
+/// State belongs to the backing service, not to the machine: a replica attached to an empty Redis
+/// database starts from zero, whatever this machine's disk remembers.
+#[test]
+fn a_replica_on_an_empty_redis_starts_from_zero() {
+    let first = TestRedis::new();
+    let a = replica("replica A", &first, 60);
+    for _ in 0..3 {
+        visit(&a);
+    }
+
+    let empty = TestRedis::new();
+    let b = replica(
+        "replica B (attached to an empty Redis database)",
+        &empty,
+        60,
+    );
+    let seen = visits(&b);
+    processes().ensure(seen == 0, "the-fix", || {
+        format!(
+            "replica A counted 3 visits in one Redis database; replica B, attached to another, empty \
+             one, counts {seen}: the count is kept on this machine (a file in /tmp?), not in the \
+             backing service the app was given"
+        )
+    });
+}
+
+/// A session created through one replica must be honoured by every replica.
+#[test]
+fn sessions_are_shared_between_replicas() {
+    let redis = TestRedis::new();
+    let a = replica("replica A", &redis, 60);
+    let b = replica("replica B", &redis, 60);
+
+    let token = login(&a, "ada");
+    processes().ensure(
+        session_user(&a, &token).is_some(),
+        "the-exercise",
+        || "replica A does not recognise the session it just created (GET /me answered 401)",
+    );
+    let on_b = session_user(&b, &token);
+    processes().ensure(on_b.as_deref() == Some("ada"), "the-fix", || {
+        format!(
+            "ada logged in through replica A, and replica B answers {}: sessions live in one \
+             process's memory (a load balancer would log her out at random)",
+            on_b.map_or("401 Unauthorized".into(), |name| format!(
+                "that the session is {name:?}'s"
+            ))
+        )
+    });
+}
+
+/// Sessions last `SESSION_TTL_SECONDS` and then disappear, for every replica.
+#[test]
+fn sessions_expire_after_their_ttl() {
+    let redis = TestRedis::new();
+    let ttl = Duration::from_secs(1);
+    let a = replica("replica A", &redis, ttl.as_secs());
+    let b = replica("replica B", &redis, ttl.as_secs());
+
+    let token = login(&a, "grace");
+    let created = Instant::now();
+    processes().ensure(session_user(&b, &token).is_some(), "the-fix", || {
+        "grace logged in through replica A and replica B does not know her session: sessions \
+         live in one process's memory"
+    });
+
+    let deadline = created + ttl + Duration::from_secs(3);
+    while session_user(&b, &token).is_some() {
+        processes().ensure(Instant::now() < deadline, "the-fix", || {
+            format!(
+                "the session is still valid {:.1} s after it was created with \
+                 SESSION_TTL_SECONDS=1: store it with an expiry (Redis `EX`) taken from config",
+                created.elapsed().as_secs_f64()
+            )
+        });
+        thread::sleep(Duration::from_millis(50));
+    }
+    processes().ensure(
+        created.elapsed() >= ttl - Duration::from_millis(100),
+        "the-fix",
+        || {
+            format!(
+                "the session expired after {:.2} s, before its TTL of 1 s",
+                created.elapsed().as_secs_f64()
+            )
+        },
+    );
+}

@@ -1,0 +1,474 @@
+//! Spawning the app under test and watching it from the outside.
+//!
+//! Each [`App`] runs the real binary in a world of its own: a cleared environment (only what the test
+//! sets, plus a minimal `PATH`), a temp directory as cwd, `HOME` and `TMPDIR`, and a free `PORT`.
+//! Its stdout and stderr are captured line by line while it runs; if the test fails, they are
+//! printed with the environment it ran with, secrets masked.
+
+use crate::http::{self, Reply};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// How long an app may take to answer its readiness probe.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The `PATH` apps get unless a test sets its own: system tools only, nothing from the developer.
+pub const MINIMAL_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// A line the app wrote, with when the harness read it (to prove logs stream while it runs).
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub stream: Stream,
+    pub text: String,
+    pub at: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Configures one run of the app; [`AppBuilder::spawn`] starts it.
+#[derive(Debug, Clone)]
+pub struct AppBuilder {
+    binary: PathBuf,
+    name: String,
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+    secrets: Vec<String>,
+    cwd: Option<PathBuf>,
+    ready_path: Option<String>,
+    port: Option<u16>,
+}
+
+impl AppBuilder {
+    /// Runs `binary` (usually [`crate::app_binary!`]) with a cleared environment.
+    pub fn new(binary: impl AsRef<Path>) -> Self {
+        let binary = binary.as_ref().to_path_buf();
+        let name = binary
+            .file_name()
+            .map_or_else(|| "app".into(), |name| name.to_string_lossy().into_owned());
+        AppBuilder {
+            binary,
+            name,
+            args: Vec::new(),
+            env: BTreeMap::from([("PATH".into(), MINIMAL_PATH.into())]),
+            secrets: Vec::new(),
+            cwd: None,
+            ready_path: Some("/health".into()),
+            port: None,
+        }
+    }
+
+    /// How failure output names this process, e.g. `replica A`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.remove(key);
+        self
+    }
+
+    /// Like [`AppBuilder::env`], and the value is masked wherever the harness prints output.
+    pub fn secret_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let value = value.into();
+        self.secrets.push(value.clone());
+        self.env(key, value)
+    }
+
+    /// Masks `secret` in everything the harness prints about this app.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secrets.push(secret.into());
+        self
+    }
+
+    /// Runs in `dir` instead of a fresh temp directory.
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// The path polled until it answers 2xx (default `/health`).
+    pub fn ready_path(mut self, path: impl Into<String>) -> Self {
+        self.ready_path = Some(path.into());
+        self
+    }
+
+    /// Considers the app ready as soon as its port accepts a TCP connection.
+    pub fn ready_on_connect(mut self) -> Self {
+        self.ready_path = None;
+        self
+    }
+
+    /// Binds this port instead of a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Starts the app and waits until it is ready; fails the test if it exits or stays silent.
+    #[track_caller]
+    pub fn spawn(self) -> App {
+        let ready_path = self.ready_path.clone();
+        let mut app = self.start();
+        app.wait_ready(ready_path.as_deref(), READY_TIMEOUT);
+        app
+    }
+
+    /// Starts the app without waiting for it (to watch it fail at start-up, for instance).
+    #[track_caller]
+    pub fn start(self) -> App {
+        let home = TempDir::with_prefix("kit-app-").expect("cannot create a temp dir for the app");
+        let cwd = self
+            .cwd
+            .clone()
+            .unwrap_or_else(|| home.path().to_path_buf());
+        let port = self.port.unwrap_or_else(free_port);
+        let mut env = self.env.clone();
+        env.entry("PORT".into()).or_insert_with(|| port.to_string());
+        for key in ["HOME", "TMPDIR"] {
+            env.entry(key.into())
+                .or_insert_with(|| home.path().display().to_string());
+        }
+        let mut child = Command::new(&self.binary)
+            .args(&self.args)
+            .env_clear()
+            .envs(&env)
+            .current_dir(&cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", self.binary.display()));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            capture(child.stdout.take().unwrap(), Stream::Stdout, &lines),
+            capture(child.stderr.take().unwrap(), Stream::Stderr, &lines),
+        ];
+        App {
+            name: self.name,
+            port,
+            env,
+            secrets: self.secrets,
+            child,
+            exit: None,
+            lines,
+            readers,
+            home,
+        }
+    }
+}
+
+fn capture(
+    stream: impl Read + Send + 'static,
+    kind: Stream,
+    lines: &Arc<Mutex<Vec<Line>>>,
+) -> thread::JoinHandle<()> {
+    let lines = Arc::clone(lines);
+    thread::spawn(move || {
+        for text in BufReader::new(stream).lines() {
+            let Ok(text) = text else { break };
+            let line = Line {
+                stream: kind,
+                text,
+                at: Instant::now(),
+            };
+            lines.lock().unwrap().push(line);
+        }
+    })
+}
+
+/// A free loopback port, found by binding port 0 and letting it go.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("no free loopback port")
+}
+
+/// A running (or exited) app. Dropping it kills the process.
+pub struct App {
+    name: String,
+    port: u16,
+    env: BTreeMap<String, String>,
+    secrets: Vec<String>,
+    child: Child,
+    exit: Option<ExitStatus>,
+    lines: Arc<Mutex<Vec<Line>>>,
+    readers: Vec<thread::JoinHandle<()>>,
+    home: TempDir,
+}
+
+impl App {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The app's private temp directory (its default cwd, `HOME` and `TMPDIR`).
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    #[track_caller]
+    pub fn get(&self, path: &str) -> Reply {
+        self.checked(http::get(&self.url(path), &[]), "GET", path)
+    }
+
+    #[track_caller]
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.checked(http::get(&self.url(path), headers), "GET", path)
+    }
+
+    #[track_caller]
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {
+        self.checked(http::post_json(&self.url(path), body), "POST", path)
+    }
+
+    /// The raw result, for tests that expect the request itself to fail.
+    pub fn try_get(&self, path: &str) -> Result<Reply, String> {
+        http::get(&self.url(path), &[])
+    }
+
+    #[track_caller]
+    fn checked(&self, reply: Result<Reply, String>, method: &str, path: &str) -> Reply {
+        reply.unwrap_or_else(|err| {
+            panic!(
+                "{} did not answer {method} {path}: {err}{}",
+                self.name,
+                self.exit_note()
+            )
+        })
+    }
+
+    fn exit_note(&self) -> String {
+        match self.exit {
+            Some(status) => format!(" (the process has exited: {status})"),
+            None => String::new(),
+        }
+    }
+
+    /// Waits until `path` answers 2xx (or, without a path, the port accepts connections).
+    #[track_caller]
+    pub fn wait_ready(&mut self, path: Option<&str>, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let ready = match path {
+                Some(path) => {
+                    matches!(http::get(&self.url(path), &[]), Ok(reply) if reply.is_success())
+                }
+                None => std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
+            };
+            if ready {
+                return;
+            }
+            if let Some(status) = self.poll_exit() {
+                panic!(
+                    "{} exited ({status}) before it was ready; its last output:\n{}",
+                    self.name,
+                    self.tail(12)
+                );
+            }
+            if Instant::now() >= deadline {
+                let probe = path.map_or("a connection".to_string(), |p| format!("GET {p}"));
+                panic!(
+                    "{} did not answer {probe} on port {} within {:?}; its last output:\n{}",
+                    self.name,
+                    self.port,
+                    timeout,
+                    self.tail(12)
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends a Unix signal (SIGTERM, SIGINT, ...) to the process.
+    pub fn signal(&self, signal: Signal) {
+        // The process may already be gone; that is what the test will then observe.
+        let _ = kill(Pid::from_raw(self.child.id() as i32), signal);
+    }
+
+    /// SIGKILL, then reap: the process is gone when this returns.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        self.exit = self.child.wait().ok();
+        self.join_readers();
+    }
+
+    /// The exit status if the process has exited, without waiting.
+    pub fn poll_exit(&mut self) -> Option<ExitStatus> {
+        self.wait_exit(Duration::ZERO)
+    }
+
+    /// Waits at most `timeout` for the process to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exit {
+                return Some(status);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exit = Some(status);
+                self.join_readers();
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn join_readers(&mut self) {
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+    }
+
+    /// Every line read so far, in arrival order.
+    pub fn lines(&self) -> Vec<Line> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Everything the app wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stream_text(Stream::Stdout)
+    }
+
+    /// Everything the app wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stream_text(Stream::Stderr)
+    }
+
+    /// Stdout and stderr together, in arrival order.
+    pub fn output(&self) -> String {
+        self.lines()
+            .into_iter()
+            .map(|line| line.text + "\n")
+            .collect()
+    }
+
+    fn stream_text(&self, stream: Stream) -> String {
+        self.lines()
+            .into_iter()
+            .filter(|line| line.stream == stream)
+            .map(|line| line.text + "\n")
+            .collect()
+    }
+
+    /// Waits until some output line satisfies `matches`, at most `timeout`.
+    pub fn wait_for_line(&self, timeout: Duration, matches: impl Fn(&str) -> bool) -> Option<Line> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.lines().into_iter().find(|line| matches(&line.text)) {
+                return Some(line);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The last `count` lines, masked, for failure messages.
+    pub fn tail(&self, count: usize) -> String {
+        let lines = self.lines();
+        let start = lines.len().saturating_sub(count);
+        let text: String = lines[start..]
+            .iter()
+            .map(|line| format!("    | {}\n", line.text))
+            .collect();
+        if text.is_empty() {
+            "    | (no output)\n".into()
+        } else {
+            self.mask(&text)
+        }
+    }
+
+    /// Replaces every secret the test registered with `*****`.
+    pub fn mask(&self, text: &str) -> String {
+        self.secrets
+            .iter()
+            .filter(|secret| !secret.is_empty())
+            .fold(text.to_string(), |text, secret| {
+                text.replace(secret.as_str(), "*****")
+            })
+    }
+
+    fn report(&self) -> String {
+        let env: String = self
+            .env
+            .iter()
+            .map(|(key, value)| format!("    {key}={value}\n"))
+            .collect();
+        let output: String = self
+            .lines()
+            .iter()
+            .map(|line| {
+                let tag = if line.stream == Stream::Stdout {
+                    "out"
+                } else {
+                    "err"
+                };
+                format!("    {tag} | {}\n", line.text)
+            })
+            .collect();
+        self.mask(&format!(
+            "── {} (pid {}, port {}) ──\n  env:\n{env}  output:\n{}",
+            self.name,
+            self.child.id(),
+            self.port,
+            if output.is_empty() {
+                "    (none)\n".into()
+            } else {
+                output
+            }
+        ))
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if self.exit.is_none() {
+            self.kill();
+        }
+        if thread::panicking() {
+            eprintln!("{}", self.report());
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The kit's black-box test harness.
+//!
+//! Every exercise and its solution run the *same* test file (under `kit/checks/`), and that file
+//! talks to the app only from the outside, through this crate:
+//!
+//! - [`app`]: spawn the built binary with a cleared env, its own temp cwd/HOME/TMPDIR, a free
+//!   `PORT`; wait until it answers; signal it; capture its output and print it (secrets masked)
+//!   when a test fails.
+//! - [`http`]: tiny blocking HTTP helpers that never hang.
+//! - [`postgres`]: a fresh database, owned by a fresh role with a random password, per test.
+//! - [`redis`]: a private Redis database index per test, leased through Redis itself.
+//! - [`proxy`]: a loopback TCP proxy a test can cut and restore to simulate an outage.
+//! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
+//! - [`services`]: where the backing services are (env, then `.env`, then the compose defaults).
+//!
+//! It is not a general test framework: it exists so that a failing check can tell a learner
+//! exactly which twelve-factor rule their code broke.
+
+pub mod app;
+pub mod http;
+pub mod lesson;
+pub mod postgres;
+pub mod proxy;
+pub mod redis;
+pub mod services;
+
+pub use app::{App, AppBuilder};
+pub use http::Reply;
+pub use lesson::{Lesson, lesson};
+pub use postgres::TestDatabase;
+pub use proxy::TcpProxy;
+pub use redis::TestRedis;
+
+/// The path of the binary Cargo built for the package whose tests are running.
+///
+/// Exercise and solution packages differ in name, so the shared check files cannot name the
+/// binary literally; `CARGO_BIN_EXE_<package>` is set for the default binary of each package.
+#[macro_export]
+macro_rules! app_binary {
+    () => {
+        env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")))
+    };
+}

@@ -1,0 +1,175 @@
+//! A fresh Postgres database per test.
+//!
+//! Each [`TestDatabase`] is a new database owned by a new login role with a random password, so
+//! tests never share rows and a check can prove the app used exactly the credentials it was given.
+//! Both are dropped when the test ends.
+
+use crate::services::{self, REACH_TIMEOUT, START_SERVICES};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
+use sqlx::{AssertSqlSafe, Connection, Row};
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+/// Runs async sqlx work from a synchronous test.
+fn block_on<F: Future>(future: F) -> F::Output {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("cannot start the harness's tokio runtime")
+        })
+        .block_on(future)
+}
+
+fn options(url: &str) -> PgConnectOptions {
+    PgConnectOptions::from_str(url)
+        .unwrap_or_else(|err| panic!("DATABASE_URL is not a Postgres URL ({err}): check .env"))
+}
+
+#[track_caller]
+fn connect(options: &PgConnectOptions) -> PgConnection {
+    let attempt = tokio::time::timeout(REACH_TIMEOUT, PgConnection::connect_with(options));
+    match block_on(attempt) {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(err)) => panic!(
+            "Postgres is not reachable at {}:{} ({err}): {START_SERVICES}",
+            options.get_host(),
+            options.get_port()
+        ),
+        Err(_) => panic!(
+            "Postgres did not answer at {}:{} within {REACH_TIMEOUT:?}: {START_SERVICES}",
+            options.get_host(),
+            options.get_port()
+        ),
+    }
+}
+
+/// A database and its owner role, both created for one test and dropped after it.
+pub struct TestDatabase {
+    name: String,
+    password: String,
+    admin: PgConnectOptions,
+}
+
+impl TestDatabase {
+    /// Creates the role (random password) and the database it owns.
+    #[track_caller]
+    pub fn new() -> Self {
+        let admin = options(&services::database_url());
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let name = format!("kit_{}", &suffix[..16]);
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        let mut connection = connect(&admin);
+        block_on(async {
+            // Names and password are generated hex strings, safe to splice into SQL.
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "CREATE ROLE {name} LOGIN PASSWORD '{password}'; CREATE DATABASE {name} OWNER {name};"
+            )))
+            .execute(&mut connection)
+            .await
+        })
+        .unwrap_or_else(|err| panic!("cannot create test database {name}: {err}"));
+        TestDatabase {
+            name,
+            password,
+            admin,
+        }
+    }
+
+    /// The database (and role) name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The owner role's name; equal to [`TestDatabase::name`].
+    pub fn user(&self) -> &str {
+        &self.name
+    }
+
+    /// The owner role's random password: mask it in output, look for it in logs.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    pub fn host(&self) -> &str {
+        self.admin.get_host()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.admin.get_port()
+    }
+
+    /// `postgres://<role>:<password>@<host>:<port>/<database>`: what the app should be given.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://{user}:{password}@{host}:{port}/{name}",
+            user = self.name,
+            password = self.password,
+            host = self.host(),
+            port = self.port(),
+            name = self.name
+        )
+    }
+
+    fn connect_as_owner(&self) -> PgConnection {
+        connect(&options(&self.url()))
+    }
+
+    /// Runs SQL (several statements allowed) in this database as its owner.
+    #[track_caller]
+    pub fn execute(&self, sql: &str) {
+        let mut connection = self.connect_as_owner();
+        block_on(sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut connection))
+            .unwrap_or_else(|err| panic!("test SQL failed: {err}\n    {sql}"));
+    }
+
+    /// Every row of `sql`, each column read as text (cast non-text columns with `::text`).
+    #[track_caller]
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let mut connection = self.connect_as_owner();
+        let rows: Vec<PgRow> =
+            block_on(sqlx::query(AssertSqlSafe(sql.to_string())).fetch_all(&mut connection))
+                .unwrap_or_else(|err| panic!("test query failed: {err}\n    {sql}"));
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|index| row.try_get::<Option<String>, _>(index).ok().flatten())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The names of the tables in the `public` schema.
+    pub fn tables(&self) -> Vec<String> {
+        self.rows("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            .into_iter()
+            .filter_map(|mut row| row.remove(0))
+            .collect()
+    }
+}
+
+impl Default for TestDatabase {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let admin = self.admin.clone();
+        // Best effort: a test that already failed must not fail again here.
+        let _ = block_on(async move {
+            let mut connection = PgConnection::connect_with(&admin).await?;
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE); DROP ROLE IF EXISTS {name};"
+            )))
+            .execute(&mut connection)
+            .await
+        });
+    }
+}

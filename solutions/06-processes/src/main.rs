@@ -1,0 +1,38 @@
+//! # Factor VI — Processes (reference solution)
+//!
+//! **Rule:** run the app as one or more stateless processes that share nothing; anything that must
+//! outlive a request lives in a backing service.
+//!
+//! The exercise kept the visit count and login sessions in process memory. Here both live in
+//! Redis: any number of replicas agree on the count, a restart loses nothing, and a session
+//! created through one replica is valid on all of them until its TTL runs out.
+//!
+//! - Solved in: `src/state.rs` (the `Solved:` comments explain each change).
+//! - Check: `cargo xtask verify` runs the exercise's checks against this crate too.
+//! - Read: the book, chapter "VI. Processes" (`book/src/06-processes.md`, `cargo xtask book --open`).
+//! - Contract the checks rely on: `README.md` next to this crate's `Cargo.toml`.
+
+mod config;
+mod routes;
+mod state;
+
+use anyhow::Context;
+use config::Config;
+use state::AppState;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+
+    let state = AppState::connect(&config).await?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
+        .await
+        .with_context(|| format!("cannot bind port {}", config.port))?;
+    tracing::info!(port = config.port, "noticeboard listening");
+    axum::serve(listener, routes::router(state)).await?;
+    Ok(())
+}
