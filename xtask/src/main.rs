@@ -1,1 +1,275 @@
-fn main() {}
+//! `cargo xtask`: the learner's one tool and the maintainer's gate.
+//!
+//! Each subcommand lives in its own module with a `run` function; output goes through `&mut impl
+//! Write` so tests can capture it. Exit codes: 0 green (or done), 1 red (or a failed step), 2 usage
+//! error.
+
+mod bench;
+mod book;
+mod check;
+mod doctor;
+mod hint;
+mod manifest;
+mod progress;
+mod reset;
+mod services;
+mod settings;
+mod solution;
+mod status;
+mod term;
+mod testrun;
+mod verify;
+mod watch;
+
+use clap::{Parser, Subcommand};
+use manifest::{Factor, Manifest, UnknownFactor};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Twelve-Factor Rust: check your exercises, get hints, run the backing services.",
+    after_help = "Start with `cargo xtask check 6`. FACTOR is a number (6), a roman numeral (vi) or a name (processes)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a factor's checks against your exercise: one line per check, then what to fix.
+    Check {
+        factor: String,
+        /// Check the reference solution instead (maintainers).
+        #[arg(long)]
+        solution: bool,
+        /// Also print each failing check's full output (the app's logs, its environment).
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Re-check a factor every time you save a file in its exercise.
+    Watch { factor: Option<String> },
+    /// Show the next hint for a factor (one more each time you ask).
+    Hint {
+        factor: String,
+        /// Show hints up to this level instead of the next one.
+        #[arg(long)]
+        level: Option<usize>,
+    },
+    /// Compare your exercise with the reference solution.
+    Solution {
+        factor: String,
+        /// Do not ask before revealing a solution you have not reached yet.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Restore a factor's exercise as shipped, after backing up your version.
+    Reset {
+        factor: Option<String>,
+        /// Reset every available exercise.
+        #[arg(long, conflicts_with = "factor")]
+        all: bool,
+    },
+    /// Where you are: every factor, green, red or not checked yet.
+    Status {
+        /// Machine-readable, for instructors collecting progress.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start, stop or inspect Postgres and Redis.
+    Services {
+        #[command(subcommand)]
+        action: ServicesCmd,
+    },
+    /// Check this machine: toolchain, services, ports, disk, and what to do about each problem.
+    Doctor,
+    /// The maintainer's gate: every exercise red for its intended reason, every solution green,
+    /// clippy, rustfmt, xtask's own tests, the compose file and the book.
+    Verify,
+    /// Build the book (`--open` to read it, `--serve` to rebuild as you edit).
+    Book {
+        #[arg(long)]
+        open: bool,
+        #[arg(long, conflicts_with = "open")]
+        serve: bool,
+    },
+    /// Measure build cost and the edit→verdict time of `check 6`.
+    Bench {
+        /// How many warm edit→verdict runs to take the median of.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+        /// Skip the cold build (it takes minutes).
+        #[arg(long)]
+        skip_cold: bool,
+    },
+    /// mdBook preprocessor for the book (run by mdBook, not by people).
+    #[command(hide = true)]
+    BookPreprocessor { args: Vec<String> },
+}
+
+#[derive(Subcommand)]
+enum ServicesCmd {
+    /// Start Postgres and Redis (docker compose if an engine answers, else local binaries).
+    Up {
+        #[arg(long, value_enum)]
+        backend: Option<services::Backend>,
+    },
+    /// Stop what `up` started.
+    Down {
+        #[arg(long, value_enum)]
+        backend: Option<services::Backend>,
+        /// Also delete their data.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Say whether each service answers at its URL.
+    Status,
+}
+
+/// A mistake in how xtask was called: one line, exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// How a command ended, when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Green,
+    Red,
+}
+
+impl From<bool> for Verdict {
+    fn from(green: bool) -> Self {
+        if green { Verdict::Green } else { Verdict::Red }
+    }
+}
+
+/// The kit's root folder, from xtask's own location.
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version.
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            let rendered = err.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see `cargo xtask --help`)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(Verdict::Green) => ExitCode::SUCCESS,
+        Ok(Verdict::Red) => ExitCode::from(1),
+        Err(err) if err.is::<UsageError>() || err.is::<UnknownFactor>() => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Verdict> {
+    let root = project_root();
+    let out = &mut std::io::stdout().lock();
+    if let Some(Cmd::BookPreprocessor { args }) = &cli.command {
+        return book::preprocess(&root, args).map(|()| Verdict::Green);
+    }
+    let manifest = Manifest::load(&root)?;
+    let Some(command) = cli.command else {
+        return status::overview(&root, &manifest, out);
+    };
+    match command {
+        Cmd::Check {
+            factor,
+            solution,
+            verbose,
+        } => {
+            let factor = available(&manifest, &factor)?;
+            check::run(
+                &root,
+                &manifest,
+                factor,
+                check::Options { solution, verbose },
+                out,
+            )
+        }
+        Cmd::Watch { factor } => {
+            let factor = match factor {
+                Some(query) => available(&manifest, &query)?.clone(),
+                None => status::next_factor(&root, &manifest)
+                    .ok_or_else(|| {
+                        UsageError("every available factor is green; name one to watch".into())
+                    })?
+                    .clone(),
+            };
+            watch::run(&root, &manifest, &factor, out)
+        }
+        Cmd::Hint { factor, level } => hint::run(&root, available(&manifest, &factor)?, level, out),
+        Cmd::Solution { factor, yes } => {
+            solution::run(&root, available(&manifest, &factor)?, yes, out)
+        }
+        Cmd::Reset { factor, all } => {
+            let factors: Vec<&Factor> = match (factor, all) {
+                (Some(query), false) => vec![available(&manifest, &query)?],
+                (None, true) => manifest.available().collect(),
+                _ => return Err(UsageError("name a factor to reset, or use --all".into()).into()),
+            };
+            reset::run(&root, &factors, out)
+        }
+        Cmd::Status { json } => status::run(&root, &manifest, json, out),
+        Cmd::Services { action } => match action {
+            ServicesCmd::Up { backend } => {
+                services::up(&root, backend, out).map(|()| Verdict::Green)
+            }
+            ServicesCmd::Down { backend, purge } => {
+                services::down(&root, backend, purge, out).map(|()| Verdict::Green)
+            }
+            ServicesCmd::Status => services::status(&root, out).map(Verdict::from),
+        },
+        Cmd::Doctor => doctor::run(&root, &manifest, out),
+        Cmd::Verify => verify::run(&root, &manifest, out),
+        Cmd::Book { open, serve } => book::run(&root, open, serve, out),
+        Cmd::Bench { runs, skip_cold } => bench::run(&root, runs, skip_cold, out),
+        Cmd::BookPreprocessor { .. } => unreachable!("handled above"),
+    }
+}
+
+/// The factor a learner named, if it has an exercise yet.
+fn available<'m>(manifest: &'m Manifest, query: &str) -> anyhow::Result<&'m Factor> {
+    let factor = manifest.find(query)?;
+    if !factor.available {
+        let ready: Vec<String> = manifest.available().map(|f| f.number.to_string()).collect();
+        return Err(UsageError(format!(
+            "{} is not available yet (available: {})",
+            factor.heading(),
+            ready.join(", ")
+        ))
+        .into());
+    }
+    Ok(factor)
+}

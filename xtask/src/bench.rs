@@ -1,0 +1,132 @@
+//! `cargo xtask bench`: the performance budget, measured.
+//!
+//! - cold: from an empty target dir to the first verdict (`xtask` + the Factor VI exercise), then the
+//!   rest of the workspace;
+//! - warm: a one-line edit in the exercise, then `cargo xtask check 6`, median of several runs;
+//! - the size of `target/`.
+
+use crate::testrun::cargo;
+use crate::{Verdict, progress, services};
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The file the warm benchmark edits, as a learner would.
+const EDITED: &str = "exercises/06-processes/src/state.rs";
+
+pub fn run(root: &Path, runs: usize, skip_cold: bool, out: &mut impl Write) -> Result<Verdict> {
+    let runs = runs.max(1);
+    services::ensure(root, &crate::manifest::Service::ALL, out)?;
+    if !skip_cold {
+        cold(root, out)?;
+    }
+    warm(root, runs, out)?;
+    let size = dir_size(&root.join("target"));
+    writeln!(
+        out,
+        "target/ size: {:.2} GiB (budget 1.5 GiB)",
+        size as f64 / f64::from(1 << 30)
+    )?;
+    Ok(Verdict::Green)
+}
+
+fn timed(command: &mut Command) -> Result<Duration> {
+    let clock = Instant::now();
+    let status = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    // A red check exits 1; that is still a verdict. Anything else is a broken run.
+    anyhow::ensure!(
+        matches!(status.code(), Some(0 | 1)),
+        "{command:?} failed ({status})"
+    );
+    Ok(clock.elapsed())
+}
+
+fn cold(root: &Path, out: &mut impl Write) -> Result<()> {
+    let target = tempfile::Builder::new()
+        .prefix("bench-cold-")
+        .tempdir_in(root.join("target"))?;
+    writeln!(
+        out,
+        "cold build in {} (takes minutes)…",
+        target.path().display()
+    )?;
+    let cargo_in = |args: &[&str]| {
+        let mut command = Command::new(cargo());
+        command
+            .args(args)
+            .current_dir(root)
+            .env("CARGO_TARGET_DIR", target.path());
+        command
+    };
+    let first = timed(&mut cargo_in(&["build", "--package", "xtask"]))?
+        + timed(&mut cargo_in(&[
+            "test",
+            "--no-run",
+            "--package",
+            "ex06-processes",
+        ]))?;
+    writeln!(
+        out,
+        "cold, clone → first verdict build: {:.0} s (budget 150 s)",
+        first.as_secs_f64()
+    )?;
+    let rest = timed(&mut cargo_in(&["build", "--workspace", "--all-targets"]))?;
+    writeln!(
+        out,
+        "cold, whole workspace (all targets): {:.0} s",
+        (first + rest).as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "cold target dir size: {:.2} GiB",
+        dir_size(target.path()) as f64 / f64::from(1 << 30)
+    )?;
+    Ok(())
+}
+
+fn warm(root: &Path, runs: usize, out: &mut impl Write) -> Result<()> {
+    let path = root.join(EDITED);
+    let original =
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {EDITED}"))?;
+    let check = || {
+        let mut command = Command::new(cargo());
+        command.args(["xtask", "check", "6"]).current_dir(root);
+        timed(&mut command)
+    };
+    // Warm up: the first check after other work may rebuild more than a learner's edit does.
+    check()?;
+    let mut times = Vec::new();
+    let result = (|| -> Result<()> {
+        for run in 0..runs {
+            std::fs::write(&path, format!("{original}// bench edit {run}\n"))?;
+            times.push(check()?);
+        }
+        Ok(())
+    })();
+    // Always put the learner's file back, whatever happened.
+    std::fs::write(&path, &original)?;
+    result?;
+    times.sort();
+    let median = times[times.len() / 2];
+    writeln!(
+        out,
+        "warm edit → verdict (`cargo xtask check 6`, {runs} runs): median {:.2} s, min {:.2} s, max {:.2} s (budget 1.5 s)",
+        median.as_secs_f64(),
+        times[0].as_secs_f64(),
+        times[times.len() - 1].as_secs_f64()
+    )?;
+    Ok(())
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    progress::files_under_all(dir)
+        .iter()
+        .filter_map(|file| std::fs::symlink_metadata(file).ok())
+        .map(|meta| meta.len())
+        .sum()
+}

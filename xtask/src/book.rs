@@ -1,0 +1,221 @@
+//! `cargo xtask book [--open|--serve]`, and the book's mdBook preprocessor.
+//!
+//! The preprocessor is how the book reads `factors.toml`: `{{#exercise N}}` becomes the exercise box
+//! and `{{#hints N}}` the progressive hints, so no chapter repeats the manifest.
+
+use crate::manifest::{Factor, Manifest};
+use crate::{Verdict, term};
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where `mdbook build` writes the HTML (see `book/book.toml`).
+pub fn output_dir(root: &Path) -> PathBuf {
+    root.join("target").join("book")
+}
+
+fn mdbook() -> Result<()> {
+    match Command::new("mdbook").arg("--version").output() {
+        Ok(output) if output.status.success() => Ok(()),
+        _ => bail!("mdBook is not installed: `cargo install mdbook --locked --version ^0.5`"),
+    }
+}
+
+/// `mdbook build book`, failing on any warning (a missing include anchor is only a warning to mdBook).
+pub fn build(root: &Path) -> Result<()> {
+    mdbook()?;
+    let output = Command::new("mdbook")
+        .args(["build", "book"])
+        .current_dir(root)
+        .output()
+        .context("cannot run mdbook")?;
+    let log = String::from_utf8_lossy(&output.stderr);
+    let problems: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("WARN") || line.contains("ERROR"))
+        .collect();
+    if !output.status.success() || !problems.is_empty() {
+        let detail = if problems.is_empty() {
+            log.trim().to_string()
+        } else {
+            problems.join("\n")
+        };
+        bail!("the book does not build cleanly:\n{detail}");
+    }
+    Ok(())
+}
+
+pub fn run(root: &Path, open: bool, serve: bool, out: &mut impl Write) -> Result<Verdict> {
+    if serve {
+        mdbook()?;
+        let status = Command::new("mdbook")
+            .args(["serve", "book"])
+            .current_dir(root)
+            .status()?;
+        return Ok(Verdict::from(status.success()));
+    }
+    build(root)?;
+    let index = output_dir(root).join("index.html");
+    writeln!(out, "{} The book is at {}", term::pass(), index.display())?;
+    if open {
+        let opener = if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        };
+        if Command::new(opener).arg(&index).status().is_err() {
+            writeln!(out, "Open it in your browser: file://{}", index.display())?;
+        }
+    }
+    Ok(Verdict::Green)
+}
+
+/// The mdBook preprocessor protocol: `supports <renderer>` answers yes; otherwise read
+/// `[context, book]` as JSON on stdin and write the book back with the directives expanded.
+pub fn preprocess(root: &Path, args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some("supports") {
+        return Ok(());
+    }
+    let manifest = Manifest::load(root)?;
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let input: Value =
+        serde_json::from_str(&input).context("mdBook sent something that is not JSON")?;
+    let mut book = input.get(1).cloned().context("mdBook sent no book")?;
+    expand_chapters(&mut book, &manifest)?;
+    serde_json::to_writer(std::io::stdout().lock(), &book)?;
+    Ok(())
+}
+
+/// Walks the book JSON and expands directives in every chapter's `content`.
+fn expand_chapters(value: &mut Value, manifest: &Manifest) -> Result<()> {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("path")
+                && let Some(Value::String(content)) = map.get_mut("content")
+            {
+                *content = expand(content, manifest)?;
+            }
+            for child in map.values_mut() {
+                expand_chapters(child, manifest)?;
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                expand_chapters(item, manifest)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Replaces each `{{#exercise N}}` and `{{#hints N}}` line.
+pub fn expand(content: &str, manifest: &Manifest) -> Result<String> {
+    let mut expanded = String::with_capacity(content.len());
+    for line in content.split_inclusive('\n') {
+        let directive = line
+            .trim()
+            .strip_prefix("{{#")
+            .and_then(|rest| rest.strip_suffix("}}"));
+        match directive.and_then(|d| d.split_once(' ')) {
+            Some(("exercise", query)) => expanded.push_str(&exercise_box(manifest.find(query)?)),
+            Some(("hints", query)) => expanded.push_str(&hints(manifest.find(query)?)),
+            _ => expanded.push_str(line),
+        }
+    }
+    Ok(expanded)
+}
+
+fn exercise_box(factor: &Factor) -> String {
+    if !factor.available {
+        return format!(
+            "> [!NOTE]\n> The exercise for {} is not available yet.\n\n",
+            factor.heading()
+        );
+    }
+    let services = match factor.services.as_slice() {
+        [] => "none".to_string(),
+        list => {
+            list.iter()
+                .map(|service| service.name())
+                .collect::<Vec<_>>()
+                .join(" and ")
+                + " (started on demand)"
+        }
+    };
+    format!(
+        "> [!NOTE]\n\
+         > **Exercise {roman}: {title}**. The rule: {rule}.\n\
+         >\n\
+         > - Edit: `{exercise}/` (look for `TODO(factor-{number})`)\n\
+         > - Check: `cargo xtask check {number}` (or `cargo xtask watch {number}` to re-check on save)\n\
+         > - Backing services: {services}\n\
+         > - Stuck: `cargo xtask hint {number}` · Compare: `cargo xtask solution {number}` (`{solution}/`)\n\n",
+        roman = factor.roman,
+        title = factor.title,
+        rule = factor.rule,
+        exercise = factor.exercise.display(),
+        solution = factor.solution.display(),
+        number = factor.number,
+    )
+}
+
+fn hints(factor: &Factor) -> String {
+    let count = factor.hints.len();
+    factor
+        .hints
+        .iter()
+        .enumerate()
+        .map(|(index, hint)| {
+            format!(
+                "<details>\n<summary>Hint {} of {count}</summary>\n\n{}\n\n</details>\n\n",
+                index + 1,
+                hint.trim()
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest::load(&crate::project_root()).unwrap()
+    }
+
+    #[test]
+    fn directives_expand_from_the_manifest_and_other_lines_stay() {
+        let page = "# VI\n{{#exercise 6}}\nText {{#hints 6}} inline stays.\n{{#hints vi}}\n";
+        let expanded = expand(page, &manifest()).unwrap();
+        assert!(
+            expanded.starts_with("# VI\n> [!NOTE]\n> **Exercise VI: Processes**"),
+            "{expanded}"
+        );
+        assert!(expanded.contains("Text {{#hints 6}} inline stays.\n"));
+        assert_eq!(
+            expanded.matches("<summary>Hint").count(),
+            manifest().find("6").unwrap().hints.len()
+        );
+    }
+
+    #[test]
+    fn an_unknown_factor_in_a_directive_fails_the_build() {
+        assert!(expand("{{#hints 13}}\n", &manifest()).is_err());
+    }
+
+    #[test]
+    fn the_preprocessor_edits_chapter_content_wherever_it_is_nested() {
+        let mut book = serde_json::json!({"items": [{"Chapter": {"name": "VI", "path": "06.md",
+            "content": "{{#exercise 6}}\n", "sub_items": [{"Chapter": {"path": "x.md", "content": "{{#hints 6}}\n"}}]}}]});
+        expand_chapters(&mut book, &manifest()).unwrap();
+        let text = book.to_string();
+        assert!(
+            text.contains("Exercise VI: Processes") && text.contains("Hint 1 of"),
+            "{text}"
+        );
+    }
+}

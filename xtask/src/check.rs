@@ -1,0 +1,250 @@
+//! `cargo xtask check N`: build the exercise, run its checks, explain every failure.
+
+use crate::manifest::{Factor, Manifest};
+use crate::testrun::{self, Build, Outcome};
+use crate::{Verdict, progress, services, status, term};
+use anyhow::Result;
+use std::io::Write;
+use std::path::Path;
+
+/// At most this many compiler errors are shown; the first ones are what matter.
+const MAX_ERRORS: usize = 3;
+
+pub struct Options {
+    pub solution: bool,
+    pub verbose: bool,
+}
+
+/// The crate a check runs against.
+pub fn target_dir(factor: &Factor, solution: bool) -> &Path {
+    if solution {
+        &factor.solution
+    } else {
+        &factor.exercise
+    }
+}
+
+pub fn run(
+    root: &Path,
+    manifest: &Manifest,
+    factor: &Factor,
+    options: Options,
+    out: &mut impl Write,
+) -> Result<Verdict> {
+    let dir = target_dir(factor, options.solution);
+    writeln!(
+        out,
+        "{} {}",
+        term::bold(&factor.heading()),
+        term::dim(&format!("· {}", dir.display()))
+    )?;
+    services::ensure(root, &factor.services, out)?;
+    let package = Factor::package(root, dir)?;
+    let outcomes = match testrun::build(root, &package)? {
+        Build::Failed { errors } => {
+            report_compile_errors(factor, &package, &errors, out)?;
+            if !options.solution {
+                progress::record(root, factor, 0, factor.intended_failures.len().max(1));
+            }
+            return Ok(Verdict::Red);
+        }
+        Build::Built {
+            executables,
+            warnings,
+        } => {
+            if !warnings.is_empty() {
+                writeln!(
+                    out,
+                    "{}",
+                    term::dim(&format!(
+                        "  ({} compiler warning(s): `cargo build -p {package}` shows them)",
+                        warnings.len()
+                    ))
+                )?;
+            }
+            let mut outcomes = Vec::new();
+            for executable in executables {
+                outcomes.extend(testrun::run(&executable, &root.join(dir), None)?);
+            }
+            outcomes
+        }
+    };
+    let verdict = report(manifest, factor, &outcomes, options.verbose, out)?;
+    if !options.solution {
+        let passed = outcomes.iter().filter(|outcome| outcome.passed).count();
+        progress::record(root, factor, passed, outcomes.len());
+    }
+    Ok(verdict)
+}
+
+fn report_compile_errors(
+    factor: &Factor,
+    package: &str,
+    errors: &[String],
+    out: &mut impl Write,
+) -> Result<()> {
+    writeln!(out, "{} it does not compile yet:\n", term::fail())?;
+    for error in errors.iter().take(MAX_ERRORS) {
+        writeln!(out, "{}", term::indent(error.trim_end(), 2))?;
+    }
+    if errors.len() > MAX_ERRORS {
+        writeln!(
+            out,
+            "  … and {} more: `cargo build -p {package}` shows them all.\n",
+            errors.len() - MAX_ERRORS
+        )?;
+    }
+    writeln!(
+        out,
+        "Fix the first error, then run `cargo xtask check {}` again.",
+        factor.number
+    )?;
+    Ok(())
+}
+
+/// One line per check, then each failure's explanation, then the next step.
+pub fn report(
+    manifest: &Manifest,
+    factor: &Factor,
+    outcomes: &[Outcome],
+    verbose: bool,
+    out: &mut impl Write,
+) -> Result<Verdict> {
+    if outcomes.is_empty() {
+        writeln!(
+            out,
+            "{} no checks ran: the test binary reported no tests",
+            term::fail()
+        )?;
+        return Ok(Verdict::Red);
+    }
+    for outcome in outcomes {
+        let mark = if outcome.passed {
+            term::pass()
+        } else {
+            term::fail()
+        };
+        writeln!(out, "  {mark} {}", outcome.name)?;
+    }
+    let failures: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
+    for failure in &failures {
+        writeln!(out, "\n{} {}", term::fail(), term::bold(&failure.name))?;
+        let text = if verbose {
+            &failure.output
+        } else {
+            &failure.explanation
+        };
+        write!(out, "{}", term::indent(text, 4))?;
+    }
+    writeln!(out)?;
+    let passed = outcomes.len() - failures.len();
+    if failures.is_empty() {
+        writeln!(
+            out,
+            "{} All {} checks pass: {} is done.",
+            term::pass(),
+            outcomes.len(),
+            factor.heading()
+        )?;
+        writeln!(
+            out,
+            "Compare with the reference: `cargo xtask solution {}`.",
+            factor.number
+        )?;
+        match status::next_after(manifest, factor) {
+            Some(next) => writeln!(
+                out,
+                "Next: `cargo xtask check {}` ({}).",
+                next.number,
+                next.heading()
+            )?,
+            None => writeln!(out, "That was the last factor available so far.")?,
+        }
+        Ok(Verdict::Green)
+    } else {
+        writeln!(out, "{passed} of {} checks pass.", outcomes.len())?;
+        writeln!(
+            out,
+            "Read: book/src/{} (`cargo xtask book --open`) · Stuck? `cargo xtask hint {}`{}",
+            factor.chapter,
+            factor.number,
+            if verbose {
+                ""
+            } else {
+                " · App output: add --verbose"
+            }
+        )?;
+        Ok(Verdict::Red)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(name: &str, explanation: &str) -> Outcome {
+        Outcome {
+            name: name.into(),
+            passed: explanation.is_empty(),
+            explanation: explanation.into(),
+            output: format!("full output of {name}"),
+        }
+    }
+
+    fn render(outcomes: &[Outcome], verbose: bool) -> (Verdict, String) {
+        let manifest = Manifest::load(&crate::project_root()).unwrap();
+        let factor = manifest.find("6").unwrap();
+        let mut out = Vec::new();
+        let verdict = report(&manifest, factor, outcomes, verbose, &mut out).unwrap();
+        (verdict, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn a_red_report_lists_every_check_then_explains_each_failure() {
+        let (verdict, text) = render(
+            &[
+                outcome("a_replica_on_an_empty_redis_starts_from_zero", ""),
+                outcome(
+                    "visits_are_shared_between_replicas",
+                    "replica A counts 133 and replica B counts 67\n  Book: 06-processes.html#the-anti-pattern",
+                ),
+            ],
+            false,
+        );
+        assert_eq!(verdict, Verdict::Red);
+        insta::assert_snapshot!(text, @r"
+          ✓ a_replica_on_an_empty_redis_starts_from_zero
+          ✗ visits_are_shared_between_replicas
+
+        ✗ visits_are_shared_between_replicas
+            replica A counts 133 and replica B counts 67
+              Book: 06-processes.html#the-anti-pattern
+
+        1 of 2 checks pass.
+        Read: book/src/06-processes.md (`cargo xtask book --open`) · Stuck? `cargo xtask hint 6` · App output: add --verbose
+        ");
+    }
+
+    #[test]
+    fn a_green_report_points_to_the_solution_and_the_next_factor() {
+        let (verdict, text) = render(&[outcome("visits_are_shared_between_replicas", "")], false);
+        assert_eq!(verdict, Verdict::Green);
+        assert!(
+            text.contains("All 1 checks pass: Factor VI — Processes is done."),
+            "{text}"
+        );
+        assert!(text.contains("cargo xtask solution 6"), "{text}");
+    }
+
+    #[test]
+    fn verbose_shows_the_whole_output() {
+        let (_, text) = render(
+            &[outcome("sessions_are_shared_between_replicas", "short")],
+            true,
+        );
+        assert!(
+            text.contains("full output of sessions_are_shared_between_replicas"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! `cargo xtask doctor`: is this machine ready for the workshop? Each problem comes with its fix.
+
+use crate::manifest::{Manifest, Service};
+use crate::services::{self, local};
+use crate::settings::{Settings, masked};
+use crate::{Verdict, term};
+use anyhow::Result;
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// The oldest Rust the kit builds with (sqlx 0.9 needs it).
+const MIN_RUST: (u32, u32) = (1, 94);
+/// Free disk space below which a first build may run out.
+const MIN_FREE_GIB: u64 = 3;
+
+enum Finding {
+    Ok(String),
+    Problem { what: String, fix: String },
+    Note(String),
+}
+
+pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Verdict> {
+    let settings = Settings::load(root)?;
+    let mut findings = vec![toolchain(), backend(), disk(root)];
+    for service in Service::ALL {
+        findings.push(service_reachable(service, &settings)?);
+    }
+    findings.push(compose_settings_agree(&settings)?);
+    findings.push(mdbook());
+    let available = manifest.available().count();
+    findings.push(Finding::Note(format!(
+        "{available} of 12 exercises are available in this version of the kit."
+    )));
+
+    let mut problems = 0;
+    for finding in &findings {
+        match finding {
+            Finding::Ok(text) => writeln!(out, "{} {text}", term::pass())?,
+            Finding::Note(text) => writeln!(out, "· {text}")?,
+            Finding::Problem { what, fix } => {
+                problems += 1;
+                writeln!(out, "{} {what}\n    fix: {fix}", term::fail())?;
+            }
+        }
+    }
+    if problems == 0 {
+        writeln!(out, "\nAll good: start with `cargo xtask check 6`.")?;
+    } else {
+        writeln!(out, "\n{problems} problem(s) to fix before the workshop.")?;
+    }
+    Ok(Verdict::from(problems == 0))
+}
+
+fn toolchain() -> Finding {
+    let version = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+        .unwrap_or_default();
+    let numbers: Vec<u32> = version
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .split(['.', '-'])
+        .filter_map(|part| part.parse().ok())
+        .collect();
+    match numbers.as_slice() {
+        [major, minor, ..] if (*major, *minor) >= MIN_RUST => Finding::Ok(version),
+        _ => Finding::Problem {
+            what: format!(
+                "Rust {}.{} or newer is needed; this is {:?}",
+                MIN_RUST.0, MIN_RUST.1, version
+            ),
+            fix: "rustup update stable".into(),
+        },
+    }
+}
+
+fn backend() -> Finding {
+    if services::docker_engine_answers() {
+        return Finding::Ok("a Docker engine answers: `services up` uses docker compose".into());
+    }
+    match (local::postgres_bin_dir(), local::redis_server()) {
+        (Some(pg), Some(_)) => Finding::Ok(format!(
+            "no Docker engine; local binaries found ({} and redis-server): `services up` uses them",
+            pg.display()
+        )),
+        (pg, redis) => {
+            let missing: Vec<&str> = [
+                pg.is_none().then_some("postgresql"),
+                redis.is_none().then_some("redis-server"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Finding::Problem {
+                what: format!("no Docker engine, and no local {}", missing.join(" or ")),
+                fix: format!(
+                    "start Docker, or install them (Debian/Ubuntu: `sudo apt-get install {}`; macOS: `brew install postgresql@15 redis`)",
+                    missing.join(" ")
+                ),
+            }
+        }
+    }
+}
+
+fn disk(root: &Path) -> Finding {
+    let free_kib = Command::new("df")
+        .args(["-Pk"])
+        .arg(root)
+        .output()
+        .ok()
+        .and_then(|output| {
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            text.lines()
+                .nth(1)?
+                .split_whitespace()
+                .nth(3)?
+                .parse::<u64>()
+                .ok()
+        });
+    match free_kib {
+        Some(kib) if kib / 1024 / 1024 >= MIN_FREE_GIB => {
+            Finding::Ok(format!("{} GiB free on the kit's disk", kib / 1024 / 1024))
+        }
+        Some(kib) => Finding::Problem {
+            what: format!(
+                "only {} MiB free on the kit's disk; a first build needs about {MIN_FREE_GIB} GiB",
+                kib / 1024
+            ),
+            fix: "free some space (`cargo clean` in other projects is a good start)".into(),
+        },
+        None => Finding::Note("could not measure free disk space (no `df`)".into()),
+    }
+}
+
+fn service_reachable(service: Service, settings: &Settings) -> Result<Finding> {
+    let url = service.url(settings)?;
+    Ok(match service.probe(&url) {
+        Ok(()) => Finding::Ok(format!("{} answers at {}", service.name(), masked(&url))),
+        Err(reason) => {
+            let host = url.host_str().unwrap_or("127.0.0.1").to_string();
+            let port = url.port().unwrap_or(if service == Service::Postgres {
+                5432
+            } else {
+                6379
+            });
+            let taken = TcpStream::connect_timeout(
+                &format!("{host}:{port}")
+                    .parse()
+                    .unwrap_or_else(|_| ([127, 0, 0, 1], port).into()),
+                Duration::from_secs(1),
+            )
+            .is_ok();
+            if taken {
+                Finding::Problem {
+                    what: format!(
+                        "port {port} answers, but not as the {} the kit expects ({reason})",
+                        service.name()
+                    ),
+                    fix: format!(
+                        "another program holds port {port} (a system {}?): stop it, or pick another port in .env (see .env.example)",
+                        service.name()
+                    ),
+                }
+            } else {
+                Finding::Problem {
+                    what: format!(
+                        "{} does not answer at {} ({reason})",
+                        service.name(),
+                        masked(&url)
+                    ),
+                    fix: "cargo xtask services up".into(),
+                }
+            }
+        }
+    })
+}
+
+/// docker compose reads `POSTGRES_*`, the tests read `DATABASE_URL`: they must describe one server.
+fn compose_settings_agree(settings: &Settings) -> Result<Finding> {
+    let url = settings.database_url()?;
+    let pairs = [
+        ("POSTGRES_USER", url.username().to_string()),
+        (
+            "POSTGRES_PASSWORD",
+            url.password().unwrap_or_default().to_string(),
+        ),
+        (
+            "POSTGRES_DB",
+            url.path().trim_start_matches('/').to_string(),
+        ),
+        ("POSTGRES_PORT", url.port().unwrap_or(5432).to_string()),
+    ];
+    let disagree: Vec<&str> = pairs
+        .iter()
+        .filter(|(key, value)| settings.get(key).is_some_and(|set| set != value))
+        .map(|(key, _)| *key)
+        .collect();
+    Ok(if disagree.is_empty() {
+        Finding::Ok("DATABASE_URL agrees with the compose settings (POSTGRES_*)".into())
+    } else {
+        Finding::Problem {
+            what: format!("DATABASE_URL disagrees with {}", disagree.join(", ")),
+            fix: "make them describe the same server in .env (compare with .env.example)".into(),
+        }
+    })
+}
+
+fn mdbook() -> Finding {
+    match Command::new("mdbook").arg("--version").output() {
+        Ok(output) if output.status.success() => Finding::Ok(format!(
+            "{} (for `cargo xtask book`)",
+            String::from_utf8_lossy(&output.stdout).trim()
+        )),
+        _ => Finding::Note(
+            "mdBook is not installed; read the book online, or `cargo install mdbook --locked --version ^0.5`".into(),
+        ),
+    }
+}

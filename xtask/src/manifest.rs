@@ -1,0 +1,172 @@
+//! `factors.toml`: the kit's one list of factors, and how learners name them on the command line.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    #[serde(rename = "factor")]
+    pub factors: Vec<Factor>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Factor {
+    pub number: u8,
+    pub roman: String,
+    pub slug: String,
+    pub title: String,
+    pub rule: String,
+    pub exercise: PathBuf,
+    pub solution: PathBuf,
+    pub chapter: String,
+    pub available: bool,
+    pub services: Vec<Service>,
+    pub intended_failures: Vec<String>,
+    pub hints: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Postgres,
+    Redis,
+}
+
+impl Manifest {
+    pub fn load(root: &Path) -> Result<Manifest> {
+        let path = root.join("factors.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("{} is not a valid manifest", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Manifest> {
+        let manifest: Manifest = toml::from_str(text)?;
+        for (index, factor) in manifest.factors.iter().enumerate() {
+            if usize::from(factor.number) != index + 1 {
+                bail!(
+                    "factor {} is listed in position {}",
+                    factor.number,
+                    index + 1
+                );
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// Resolves what a learner typed: `6`, `06`, `vi`, `VI`, `processes` or `06-processes`.
+    pub fn find(&self, query: &str) -> Result<&Factor, UnknownFactor> {
+        let wanted = query.trim().to_ascii_lowercase();
+        self.factors
+            .iter()
+            .find(|factor| {
+                wanted.parse::<u8>().ok() == Some(factor.number)
+                    || wanted == factor.roman.to_ascii_lowercase()
+                    || wanted == factor.slug
+                    || wanted == factor.dir_name()
+            })
+            .ok_or_else(|| UnknownFactor(query.to_string()))
+    }
+
+    pub fn available(&self) -> impl Iterator<Item = &Factor> {
+        self.factors.iter().filter(|factor| factor.available)
+    }
+}
+
+/// A factor argument that names none of the twelve: a usage error.
+#[derive(Debug)]
+pub struct UnknownFactor(pub String);
+
+impl std::fmt::Display for UnknownFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no factor {:?}: use a number from 1 to 12, a roman numeral (vi) or a name (processes)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownFactor {}
+
+impl Factor {
+    /// `06-processes`: the folder name under `exercises/` and `solutions/`.
+    pub fn dir_name(&self) -> String {
+        format!("{:02}-{}", self.number, self.slug)
+    }
+
+    /// `Factor VI — Processes`.
+    pub fn heading(&self) -> String {
+        format!("Factor {} — {}", self.roman, self.title)
+    }
+
+    /// The built page, e.g. `06-processes.html`.
+    pub fn page(&self) -> String {
+        format!("{}.html", self.chapter.trim_end_matches(".md"))
+    }
+
+    /// The package name of the crate in `dir` (exercise or solution), read from its Cargo.toml.
+    pub fn package(root: &Path, dir: &Path) -> Result<String> {
+        #[derive(Deserialize)]
+        struct CargoToml {
+            package: Package,
+        }
+        #[derive(Deserialize)]
+        struct Package {
+            name: String,
+        }
+        let path = root.join(dir).join("Cargo.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let cargo: CargoToml =
+            toml::from_str(&text).with_context(|| format!("{} does not parse", path.display()))?;
+        Ok(cargo.package.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest::load(&crate::project_root()).unwrap()
+    }
+
+    #[test]
+    fn a_factor_can_be_named_five_ways() {
+        let manifest = manifest();
+        for query in ["6", "06", "vi", "VI", "processes", "06-processes"] {
+            assert_eq!(manifest.find(query).unwrap().number, 6, "{query}");
+        }
+    }
+
+    #[test]
+    fn unknown_factors_are_refused() {
+        let manifest = manifest();
+        for query in ["13", "0", "xiii", "process", ""] {
+            assert!(manifest.find(query).is_err(), "{query}");
+        }
+    }
+
+    #[test]
+    fn every_available_factor_is_complete() {
+        let root = crate::project_root();
+        for factor in manifest().available() {
+            assert!(
+                factor.hints.len() >= 2,
+                "{} needs at least two hints",
+                factor.heading()
+            );
+            assert!(
+                !factor.intended_failures.is_empty(),
+                "{} has no intended failure",
+                factor.heading()
+            );
+            for dir in [&factor.exercise, &factor.solution] {
+                assert!(Factor::package(&root, dir).is_ok(), "{}", dir.display());
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! What the last check of each factor found: a cache, never the truth.
+//!
+//! Progress is derived from test results. Each result is stored with a fingerprint of the exercise's
+//! files; once the files change, the result is "edited since the last check". Keyed by slug, so
+//! renumbering factors cannot corrupt it, and deleting `target/` only forgets it.
+
+use crate::manifest::Factor;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub passed: usize,
+    pub total: usize,
+    pub fingerprint: u64,
+}
+
+impl Record {
+    pub fn green(&self) -> bool {
+        self.total > 0 && self.passed == self.total
+    }
+}
+
+/// What `status` can say about a factor's exercise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Unavailable,
+    NotChecked,
+    EditedSinceCheck,
+    Green { total: usize },
+    Red { passed: usize, total: usize },
+}
+
+fn store(root: &Path) -> PathBuf {
+    root.join("target").join("xtask").join("progress.json")
+}
+
+fn load(root: &Path) -> BTreeMap<String, Record> {
+    std::fs::read_to_string(store(root))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
+    let mut records = load(root);
+    let fingerprint = fingerprint(&root.join(&factor.exercise));
+    records.insert(
+        factor.slug.clone(),
+        Record {
+            passed,
+            total,
+            fingerprint,
+        },
+    );
+    let path = store(root);
+    // A cache: failing to write it only costs a re-check later.
+    let _ = std::fs::create_dir_all(path.parent().unwrap());
+    let _ = std::fs::write(
+        path,
+        serde_json::to_string_pretty(&records).unwrap_or_default(),
+    );
+}
+
+pub fn state(root: &Path, factor: &Factor) -> State {
+    if !factor.available {
+        return State::Unavailable;
+    }
+    match load(root).remove(&factor.slug) {
+        None => State::NotChecked,
+        Some(record) if record.fingerprint != fingerprint(&root.join(&factor.exercise)) => {
+            State::EditedSinceCheck
+        }
+        Some(record) if record.green() => State::Green {
+            total: record.total,
+        },
+        Some(record) => State::Red {
+            passed: record.passed,
+            total: record.total,
+        },
+    }
+}
+
+/// A hash of every file's path and contents under `dir` (skipping `target/`).
+pub fn fingerprint(dir: &Path) -> u64 {
+    let mut files = Vec::new();
+    collect(dir, &mut files);
+    files.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for file in files {
+        file.strip_prefix(dir).unwrap_or(&file).hash(&mut hasher);
+        std::fs::read(&file).unwrap_or_default().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
+    walk(dir, files, true);
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, skip_target: bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if !(skip_target && entry.file_name() == "target") {
+                walk(&path, files, skip_target);
+            }
+        } else {
+            files.push(path);
+        }
+    }
+}
+
+/// Every file under `dir`, `target/` included (for measuring it).
+pub fn files_under_all(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    walk(dir, &mut files, false);
+    files
+}
+
+/// Every file under `dir` (skipping `target/`), sorted, for `solution` and `reset`.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    collect(dir, &mut files);
+    files.sort();
+    files
+}

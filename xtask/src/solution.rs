@@ -1,0 +1,93 @@
+//! `cargo xtask solution N`: the learner's files against the reference, as a unified diff.
+
+use crate::manifest::Factor;
+use crate::progress::{self, State};
+use crate::{Verdict, term};
+use anyhow::Result;
+use similar::TextDiff;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// These differ by design between exercise and solution (package name, prose), so they are noise.
+const NOT_COMPARED: [&str; 2] = ["Cargo.toml", "README.md"];
+
+pub fn run(root: &Path, factor: &Factor, yes: bool, out: &mut impl Write) -> Result<Verdict> {
+    let green = matches!(progress::state(root, factor), State::Green { .. });
+    if !green && !yes && !confirm(factor, out)? {
+        writeln!(
+            out,
+            "Not revealed. `cargo xtask hint {}` may be all you need.",
+            factor.number
+        )?;
+        return Ok(Verdict::Red);
+    }
+    let exercise = root.join(&factor.exercise);
+    let solution = root.join(&factor.solution);
+    let mut files: Vec<PathBuf> = progress::files_under(&exercise)
+        .into_iter()
+        .filter_map(|file| file.strip_prefix(&exercise).ok().map(Path::to_path_buf))
+        .chain(
+            progress::files_under(&solution)
+                .into_iter()
+                .filter_map(|file| file.strip_prefix(&solution).ok().map(Path::to_path_buf)),
+        )
+        .filter(|file| !NOT_COMPARED.iter().any(|skip| file == Path::new(skip)))
+        .collect();
+    files.sort();
+    files.dedup();
+    let mut differences = 0;
+    for file in files {
+        let mine = std::fs::read_to_string(exercise.join(&file)).unwrap_or_default();
+        let reference = std::fs::read_to_string(solution.join(&file)).unwrap_or_default();
+        if mine == reference {
+            continue;
+        }
+        differences += 1;
+        let diff = TextDiff::from_lines(&mine, &reference);
+        let old = factor.exercise.join(&file);
+        let new = factor.solution.join(&file);
+        let unified = diff
+            .unified_diff()
+            .context_radius(3)
+            .header(&old.display().to_string(), &new.display().to_string())
+            .to_string();
+        write!(out, "{unified}")?;
+    }
+    if differences == 0 {
+        writeln!(
+            out,
+            "Your {} matches the reference solution exactly.",
+            factor.exercise.display()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "\n{}",
+            term::dim(&format!(
+                "{differences} file(s) differ: `-` lines are yours, `+` lines the reference's. A different \
+                 fix that passes the checks is just as right."
+            ))
+        )?;
+    }
+    Ok(Verdict::Green)
+}
+
+fn confirm(factor: &Factor, out: &mut impl Write) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        writeln!(
+            out,
+            "{} is not green yet; add --yes to see the reference solution anyway.",
+            factor.heading()
+        )?;
+        return Ok(false);
+    }
+    write!(
+        out,
+        "{} is not green yet. Reveal the reference solution anyway? [y/N] ",
+        factor.heading()
+    )?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}

@@ -1,0 +1,125 @@
+//! `cargo xtask` and `cargo xtask status [--json]`: where the learner is, and what to do next.
+
+use crate::manifest::{Factor, Manifest};
+use crate::progress::{self, State};
+use crate::{Verdict, term};
+use anyhow::Result;
+use serde_json::json;
+use std::io::Write;
+use std::path::Path;
+
+fn describe(state: &State) -> String {
+    match state {
+        State::Unavailable => term::dim("not available yet"),
+        State::NotChecked => "not checked yet".into(),
+        State::EditedSinceCheck => "edited since the last check".into(),
+        State::Green { total } => format!("{} all {total} checks pass", term::pass()),
+        State::Red { passed, total } => format!("{} {passed} of {total} checks pass", term::fail()),
+    }
+}
+
+fn label(state: &State) -> &'static str {
+    match state {
+        State::Unavailable => "unavailable",
+        State::NotChecked => "not-checked",
+        State::EditedSinceCheck => "edited",
+        State::Green { .. } => "green",
+        State::Red { .. } => "red",
+    }
+}
+
+/// The first available factor that is not green: where to work next.
+pub fn next_factor<'m>(root: &Path, manifest: &'m Manifest) -> Option<&'m Factor> {
+    manifest
+        .available()
+        .find(|factor| !matches!(progress::state(root, factor), State::Green { .. }))
+}
+
+/// The next available factor after `factor`, in order.
+pub fn next_after<'m>(manifest: &'m Manifest, factor: &Factor) -> Option<&'m Factor> {
+    manifest
+        .available()
+        .find(|next| next.number > factor.number)
+}
+
+/// `cargo xtask` alone: the table and the next step.
+pub fn overview(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Verdict> {
+    writeln!(out, "{}\n", term::bold("Twelve-Factor Rust"))?;
+    table(root, manifest, out)?;
+    writeln!(out)?;
+    match next_factor(root, manifest) {
+        Some(factor) => writeln!(
+            out,
+            "Next: `cargo xtask check {}` ({}), then edit {} until it is green.\n\
+             Help: `cargo xtask hint {}` · the book: `cargo xtask book --open` · all commands: `cargo xtask --help`",
+            factor.number,
+            factor.heading(),
+            factor.exercise.display(),
+            factor.number
+        )?,
+        None => writeln!(out, "Every available factor is green. Well done!")?,
+    }
+    Ok(Verdict::Green)
+}
+
+fn table(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<()> {
+    for factor in &manifest.factors {
+        let state = progress::state(root, factor);
+        writeln!(
+            out,
+            "  {:>4}  {:<20} {}",
+            factor.roman,
+            factor.title,
+            describe(&state)
+        )?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask status`: the table, or JSON for instructors.
+pub fn run(root: &Path, manifest: &Manifest, json: bool, out: &mut impl Write) -> Result<Verdict> {
+    if !json {
+        table(root, manifest, out)?;
+        return Ok(Verdict::Green);
+    }
+    let factors: Vec<_> = manifest
+        .factors
+        .iter()
+        .map(|factor| {
+            let state = progress::state(root, factor);
+            let (passed, total) = match state {
+                State::Green { total } => (Some(total), Some(total)),
+                State::Red { passed, total } => (Some(passed), Some(total)),
+                _ => (None, None),
+            };
+            json!({
+                "number": factor.number,
+                "roman": factor.roman,
+                "slug": factor.slug,
+                "title": factor.title,
+                "state": label(&state),
+                "passed": passed,
+                "total": total,
+            })
+        })
+        .collect();
+    let report = json!({
+        "learner": learner(root),
+        "next": next_factor(root, manifest).map(|factor| factor.number),
+        "factors": factors,
+    });
+    writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    Ok(Verdict::Green)
+}
+
+/// Who is working here, for an instructor's board: git's user.name, else `$USER`.
+fn learner(root: &Path) -> Option<String> {
+    std::process::Command::new("git")
+        .args(["config", "user.name"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("USER").ok())
+}

