@@ -32,8 +32,7 @@ fn options(url: &str) -> PgConnectOptions {
 
 #[track_caller]
 fn connect(options: &PgConnectOptions) -> PgConnection {
-    let attempt = tokio::time::timeout(REACH_TIMEOUT, PgConnection::connect_with(options));
-    match block_on(attempt) {
+    match block_on(async { tokio::time::timeout(REACH_TIMEOUT, PgConnection::connect_with(options)).await }) {
         Ok(Ok(connection)) => connection,
         Ok(Err(err)) => panic!(
             "Postgres is not reachable at {}:{} ({err}): {START_SERVICES}",
@@ -56,21 +55,29 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// Creates the role (random password) and the database it owns.
+    /// Creates the role (random password) and the database it owns on the kit's Postgres.
     #[track_caller]
     pub fn new() -> Self {
-        let admin = options(&services::database_url());
+        Self::on(&services::database_url())
+    }
+
+    /// Like [`TestDatabase::new`], on the server `admin_url` points to.
+    #[track_caller]
+    pub fn on(admin_url: &str) -> Self {
+        let admin = options(admin_url);
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let name = format!("kit_{}", &suffix[..16]);
         let password = uuid::Uuid::new_v4().simple().to_string();
         let mut connection = connect(&admin);
+        // Names and password are generated hex strings, safe to splice into SQL. CREATE DATABASE
+        // cannot share a (implicit) transaction with another statement, hence two round trips.
         block_on(async {
-            // Names and password are generated hex strings, safe to splice into SQL.
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "CREATE ROLE {name} LOGIN PASSWORD '{password}'; CREATE DATABASE {name} OWNER {name};"
-            )))
-            .execute(&mut connection)
-            .await
+            sqlx::raw_sql(AssertSqlSafe(format!("CREATE ROLE {name} LOGIN PASSWORD '{password}'")))
+                .execute(&mut connection)
+                .await?;
+            sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name} OWNER {name}")))
+                .execute(&mut connection)
+                .await
         })
         .unwrap_or_else(|err| panic!("cannot create test database {name}: {err}"));
         TestDatabase {
@@ -115,6 +122,11 @@ impl TestDatabase {
         )
     }
 
+    /// Whether the database still exists (seen from the administrative connection).
+    pub fn exists(&self) -> bool {
+        exists(&self.admin, &self.name)
+    }
+
     fn connect_as_owner(&self) -> PgConnection {
         connect(&options(&self.url()))
     }
@@ -152,6 +164,21 @@ impl TestDatabase {
     }
 }
 
+fn exists(admin: &PgConnectOptions, name: &str) -> bool {
+    let mut connection = connect(admin);
+    block_on(
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut connection),
+    )
+    .unwrap_or(false)
+}
+
+/// Whether a database called `name` exists on the kit's Postgres (for the harness's own tests).
+pub fn database_exists(name: &str) -> bool {
+    exists(&options(&services::database_url()), name)
+}
+
 impl Default for TestDatabase {
     fn default() -> Self {
         Self::new()
@@ -165,11 +192,12 @@ impl Drop for TestDatabase {
         // Best effort: a test that already failed must not fail again here.
         let _ = block_on(async move {
             let mut connection = PgConnection::connect_with(&admin).await?;
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE); DROP ROLE IF EXISTS {name};"
-            )))
-            .execute(&mut connection)
-            .await
+            sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut connection)
+                .await?;
+            sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}")))
+                .execute(&mut connection)
+                .await
         });
     }
 }

@@ -30,10 +30,16 @@ fn connect(url: &str) -> Connection {
 }
 
 impl TestRedis {
-    /// Leases a free database index and empties it.
+    /// Leases a free database index on the kit's Redis server and empties it.
     #[track_caller]
     pub fn new() -> Self {
-        let base_url = services::redis_url().trim_end_matches('/').to_string();
+        Self::on(&services::redis_url())
+    }
+
+    /// Leases a free database index on the Redis server at `server_url`.
+    #[track_caller]
+    pub fn on(server_url: &str) -> Self {
+        let base_url = server_url.trim_end_matches('/').to_string();
         let mut control = connect(&base_url);
         let databases: u32 = redis::cmd("CONFIG")
             .arg("GET")

@@ -13,7 +13,7 @@ const DEFAULT_DATABASE_URL: &str = "postgres://workshop:workshop@127.0.0.1:5432/
 const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// The one-line fix printed whenever a backing service cannot be reached.
-pub const START_SERVICES: &str = "start them with `cargo xtask services up`";
+pub const START_SERVICES: &str = "run `cargo xtask services up`";
 
 fn load_dotenv() {
     static LOADED: OnceLock<()> = OnceLock::new();
