@@ -153,12 +153,12 @@ impl From<bool> for Verdict {
     }
 }
 
-/// The kit's root folder, from xtask's own location.
+/// The kit's root folder, from xtask's own location (`XTASK_ROOT` overrides it for xtask's tests).
 pub fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    match std::env::var_os("XTASK_ROOT") {
+        Some(root) => PathBuf::from(root),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf(),
+    }
 }
 
 fn main() -> ExitCode {

@@ -97,8 +97,30 @@ struct PostgresDirs {
     log: PathBuf,
 }
 
+/// `target/services/postgres`, unless we are root and the `postgres` user cannot enter the kit's
+/// folder (a clone under `/root`, say): then a folder in the system temp dir, one per kit.
+fn postgres_base(root: &Path) -> PathBuf {
+    let preferred = services_dir(root).join("postgres");
+    if !is_root() {
+        return preferred;
+    }
+    let _ = std::fs::create_dir_all(services_dir(root));
+    let enters = as_postgres_user(Path::new("test"))
+        .arg("-x")
+        .arg(services_dir(root))
+        .status()
+        .is_ok_and(|status| status.success());
+    if enters {
+        return preferred;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    root.hash(&mut hasher);
+    std::env::temp_dir().join(format!("twelve-factor-rust-postgres-{:x}", hasher.finish()))
+}
+
 fn postgres_dirs(root: &Path) -> PostgresDirs {
-    let base = services_dir(root).join("postgres");
+    let base = postgres_base(root);
     PostgresDirs {
         data: base.join("data"),
         sockets: base.join("run"),
@@ -119,36 +141,23 @@ pub fn start_postgres(root: &Path, url: &Url) -> Result<()> {
     let host = url.host_str().unwrap_or("127.0.0.1");
     std::fs::create_dir_all(&dirs.sockets)?;
     if is_root() {
-        run(
-            {
-                let mut chown = Command::new("chown");
-                chown.arg("-R").arg("postgres:postgres").arg(&dirs.base);
-                chown
-            },
-            "chown of the Postgres data directory",
-        )?;
-        let mut probe = as_postgres_user(Path::new("test"));
-        probe.arg("-w").arg(&dirs.base);
-        if !probe.status().is_ok_and(|status| status.success()) {
+        if !Command::new("id").arg("postgres").output().is_ok_and(|output| output.status.success()) {
             bail!(
-                "the `postgres` user cannot write {}: move the kit to a directory every user can enter, \
-                 or run Postgres with Docker",
-                dirs.base.display()
+                "Postgres refuses to run as root and there is no `postgres` user to run it: \
+                 create one (`useradd --system --home /var/lib/postgresql postgres`) or run as a normal user"
             );
         }
+        let mut chown = Command::new("chown");
+        chown.arg("-R").arg("postgres:postgres").arg(&dirs.base);
+        run(chown, "chown of the Postgres data directory")?;
     }
     if !dirs.data.join("PG_VERSION").exists() {
         let pwfile = dirs.base.join("pwfile");
         std::fs::write(&pwfile, password)?;
         if is_root() {
-            run(
-                {
-                    let mut chown = Command::new("chown");
-                    chown.arg("postgres:postgres").arg(&pwfile);
-                    chown
-                },
-                "chown of the password file",
-            )?;
+            let mut chown = Command::new("chown");
+            chown.arg("postgres:postgres").arg(&pwfile);
+            run(chown, "chown of the password file")?;
         }
         let mut initdb = as_postgres_user(&bin.join("initdb"));
         initdb
@@ -291,14 +300,9 @@ pub fn stop_all(root: &Path, purge: bool) -> Result<Vec<String>> {
     }
     let redis = redis_files(root);
     if let Some(pid) = pid_alive(&redis.pid) {
-        run(
-            {
-                let mut kill = Command::new("kill");
-                kill.arg(pid.to_string());
-                kill
-            },
-            "kill redis-server",
-        )?;
+        let mut kill = Command::new("kill");
+        kill.arg(pid.to_string());
+        run(kill, "kill redis-server")?;
         for _ in 0..100 {
             if pid_alive(&redis.pid).is_none() {
                 break;
