@@ -157,7 +157,10 @@ impl From<bool> for Verdict {
 pub fn project_root() -> PathBuf {
     match std::env::var_os("XTASK_ROOT") {
         Some(root) => PathBuf::from(root),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf(),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf(),
     }
 }
 

@@ -8,7 +8,10 @@ use std::process::Command;
 use tempfile::TempDir;
 
 fn kit_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A git clone-like copy of the kit's manifest and the Factor VI crates, committed.
@@ -30,18 +33,37 @@ fn sandbox() -> TempDir {
     }
     git(dir.path(), &["init", "--quiet"]);
     git(dir.path(), &["add", "."]);
-    git(dir.path(), &["-c", "user.name=kit", "-c", "user.email=kit@localhost", "commit", "--quiet", "-m", "shipped"]);
+    git(
+        dir.path(),
+        &[
+            "-c",
+            "user.name=kit",
+            "-c",
+            "user.email=kit@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            "shipped",
+        ],
+    );
     dir
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git").args(args).current_dir(dir).status().unwrap();
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
     assert!(status.success(), "git {args:?}");
 }
 
 fn xtask(root: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    command.env("XTASK_ROOT", root).env("NO_COLOR", "1").env_remove("USER");
+    command
+        .env("XTASK_ROOT", root)
+        .env("NO_COLOR", "1")
+        .env_remove("USER");
     command
 }
 
@@ -97,11 +119,26 @@ fn hints_are_revealed_one_more_per_call() {
     let kit = sandbox();
     let first = xtask(kit.path()).args(["hint", "6"]).output().unwrap();
     let second = xtask(kit.path()).args(["hint", "vi"]).output().unwrap();
-    let again = xtask(kit.path()).args(["hint", "processes", "--level", "1"]).output().unwrap();
+    let again = xtask(kit.path())
+        .args(["hint", "processes", "--level", "1"])
+        .output()
+        .unwrap();
     let text = |output: &std::process::Output| String::from_utf8(output.stdout.clone()).unwrap();
-    assert!(text(&first).starts_with("Factor VI — Processes: hint 1 of 3"), "{}", text(&first));
-    assert!(text(&second).starts_with("Factor VI — Processes: hint 2 of 3"), "{}", text(&second));
-    assert!(text(&again).starts_with("Factor VI — Processes: hint 1 of 3"), "{}", text(&again));
+    assert!(
+        text(&first).starts_with("Factor VI — Processes: hint 1 of 3"),
+        "{}",
+        text(&first)
+    );
+    assert!(
+        text(&second).starts_with("Factor VI — Processes: hint 2 of 3"),
+        "{}",
+        text(&second)
+    );
+    assert!(
+        text(&again).starts_with("Factor VI — Processes: hint 1 of 3"),
+        "{}",
+        text(&again)
+    );
     assert_cmd_snapshot!(xtask(kit.path()).args(["hint", "6", "--level", "9"]), @r"
     success: false
     exit_code: 2
@@ -115,7 +152,10 @@ fn hints_are_revealed_one_more_per_call() {
 #[test]
 fn status_json_lists_all_twelve_for_instructors() {
     let kit = sandbox();
-    let output = xtask(kit.path()).args(["status", "--json"]).output().unwrap();
+    let output = xtask(kit.path())
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let factors = report["factors"].as_array().unwrap();
@@ -131,19 +171,40 @@ fn reset_restores_the_shipped_exercise_and_keeps_a_backup() {
     let state = kit.path().join("exercises/06-processes/src/state.rs");
     let shipped = std::fs::read_to_string(&state).unwrap();
     std::fs::write(&state, "// my attempt\n").unwrap();
-    std::fs::write(kit.path().join("exercises/06-processes/src/extra.rs"), "// my new module\n").unwrap();
+    std::fs::write(
+        kit.path().join("exercises/06-processes/src/extra.rs"),
+        "// my new module\n",
+    )
+    .unwrap();
 
     let output = xtask(kit.path()).args(["reset", "6"]).output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success(), "{stdout}");
     assert_eq!(std::fs::read_to_string(&state).unwrap(), shipped);
-    assert!(!kit.path().join("exercises/06-processes/src/extra.rs").exists());
+    assert!(
+        !kit.path()
+            .join("exercises/06-processes/src/extra.rs")
+            .exists()
+    );
 
-    let backup_line = stdout.lines().find(|line| line.starts_with("Backed up")).unwrap();
-    let backup = backup_line.rsplit(" to ").next().unwrap().trim_end_matches('.');
+    let backup_line = stdout
+        .lines()
+        .find(|line| line.starts_with("Backed up"))
+        .unwrap();
+    let backup = backup_line
+        .rsplit(" to ")
+        .next()
+        .unwrap()
+        .trim_end_matches('.');
     let backup = kit.path().join(backup);
-    assert_eq!(std::fs::read_to_string(backup.join("src/state.rs")).unwrap(), "// my attempt\n");
-    assert_eq!(std::fs::read_to_string(backup.join("src/extra.rs")).unwrap(), "// my new module\n");
+    assert_eq!(
+        std::fs::read_to_string(backup.join("src/state.rs")).unwrap(),
+        "// my attempt\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(backup.join("src/extra.rs")).unwrap(),
+        "// my new module\n"
+    );
 }
 
 #[test]
@@ -153,10 +214,22 @@ fn the_solution_is_not_revealed_unasked_before_green() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stdout).contains("add --yes"));
 
-    let shown = xtask(kit.path()).args(["solution", "6", "--yes"]).output().unwrap();
+    let shown = xtask(kit.path())
+        .args(["solution", "6", "--yes"])
+        .output()
+        .unwrap();
     let diff = String::from_utf8(shown.stdout).unwrap();
     assert!(shown.status.success());
-    assert!(diff.contains("--- exercises/06-processes/src/state.rs"), "{diff}");
-    assert!(diff.contains("+++ solutions/06-processes/src/state.rs"), "{diff}");
-    assert!(diff.contains("+        Ok(self.redis.clone().incr(VISITS, 1).await?)"), "{diff}");
+    assert!(
+        diff.contains("--- exercises/06-processes/src/state.rs"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+++ solutions/06-processes/src/state.rs"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+        Ok(self.redis.clone().incr(VISITS, 1).await?)"),
+        "{diff}"
+    );
 }

@@ -32,7 +32,9 @@ fn options(url: &str) -> PgConnectOptions {
 
 #[track_caller]
 fn connect(options: &PgConnectOptions) -> PgConnection {
-    match block_on(async { tokio::time::timeout(REACH_TIMEOUT, PgConnection::connect_with(options)).await }) {
+    match block_on(async {
+        tokio::time::timeout(REACH_TIMEOUT, PgConnection::connect_with(options)).await
+    }) {
         Ok(Ok(connection)) => connection,
         Ok(Err(err)) => panic!(
             "Postgres is not reachable at {}:{} ({err}): {START_SERVICES}",
@@ -72,12 +74,16 @@ impl TestDatabase {
         // Names and password are generated hex strings, safe to splice into SQL. CREATE DATABASE
         // cannot share a (implicit) transaction with another statement, hence two round trips.
         block_on(async {
-            sqlx::raw_sql(AssertSqlSafe(format!("CREATE ROLE {name} LOGIN PASSWORD '{password}'")))
-                .execute(&mut connection)
-                .await?;
-            sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name} OWNER {name}")))
-                .execute(&mut connection)
-                .await
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "CREATE ROLE {name} LOGIN PASSWORD '{password}'"
+            )))
+            .execute(&mut connection)
+            .await?;
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "CREATE DATABASE {name} OWNER {name}"
+            )))
+            .execute(&mut connection)
+            .await
         })
         .unwrap_or_else(|err| panic!("cannot create test database {name}: {err}"));
         TestDatabase {
@@ -167,9 +173,11 @@ impl TestDatabase {
 fn exists(admin: &PgConnectOptions, name: &str) -> bool {
     let mut connection = connect(admin);
     block_on(
-        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(name)
-            .fetch_one(&mut connection),
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+        )
+        .bind(name)
+        .fetch_one(&mut connection),
     )
     .unwrap_or(false)
 }
@@ -192,9 +200,11 @@ impl Drop for TestDatabase {
         // Best effort: a test that already failed must not fail again here.
         let _ = block_on(async move {
             let mut connection = PgConnection::connect_with(&admin).await?;
-            sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut connection)
-                .await?;
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut connection)
+            .await?;
             sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}")))
                 .execute(&mut connection)
                 .await

@@ -14,9 +14,18 @@ fn each_test_database_is_private_owned_by_its_role_and_dropped_after() {
     assert_ne!(first.password(), second.password());
     first.execute("CREATE TABLE notes (body text); INSERT INTO notes VALUES ('hello')");
     assert_eq!(first.tables(), ["notes"]);
-    assert!(second.tables().is_empty(), "a table leaked between test databases");
-    assert_eq!(first.rows("SELECT body FROM notes"), [[Some("hello".to_string())]]);
-    assert_eq!(first.rows("SELECT current_user::text"), [[Some(first.user().to_string())]]);
+    assert!(
+        second.tables().is_empty(),
+        "a table leaked between test databases"
+    );
+    assert_eq!(
+        first.rows("SELECT body FROM notes"),
+        [[Some("hello".to_string())]]
+    );
+    assert_eq!(
+        first.rows("SELECT current_user::text"),
+        [[Some(first.user().to_string())]]
+    );
 
     let name = first.name().to_string();
     drop(first);
@@ -30,7 +39,10 @@ fn each_test_redis_is_a_separate_database_index_flushed_after() {
     assert_ne!(first.index(), second.index());
     let _: () = first.connection().set("visits", 3).unwrap();
     assert_eq!(first.keys(), ["visits"]);
-    assert!(second.keys().is_empty(), "a key leaked between test Redis databases");
+    assert!(
+        second.keys().is_empty(),
+        "a key leaked between test Redis databases"
+    );
     assert!(first.url().ends_with(&format!("/{}", first.index())));
 
     let url = first.url();
@@ -43,7 +55,11 @@ fn each_test_redis_is_a_separate_database_index_flushed_after() {
 #[test]
 fn the_proxy_cuts_and_restores_a_backing_service() {
     let redis = TestRedis::new();
-    let upstream = redis::Client::open(redis.url()).unwrap().get_connection_info().addr().to_string();
+    let upstream = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection_info()
+        .addr()
+        .to_string();
     let upstream = upstream.parse().expect("Redis listens on an IP address");
     let proxy = TcpProxy::start(upstream);
     let through_proxy = format!("redis://127.0.0.1:{}/{}", proxy.port(), redis.index());
@@ -54,10 +70,16 @@ fn the_proxy_cuts_and_restores_a_backing_service() {
     };
     assert_eq!(ping().unwrap(), "PONG");
 
-    let mut held = redis::Client::open(through_proxy.as_str()).unwrap().get_connection().unwrap();
+    let mut held = redis::Client::open(through_proxy.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
     proxy.cut();
     assert!(ping().is_err(), "a new connection got through a cut proxy");
-    assert!(redis::cmd("PING").query::<String>(&mut held).is_err(), "an open connection survived the cut");
+    assert!(
+        redis::cmd("PING").query::<String>(&mut held).is_err(),
+        "an open connection survived the cut"
+    );
 
     proxy.restore();
     assert_eq!(ping().unwrap(), "PONG");
@@ -75,11 +97,21 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 fn an_unreachable_service_fails_fast_with_the_fix() {
     for attempt in [
         (|| drop(TestRedis::on("redis://127.0.0.1:1"))) as fn(),
-        || drop(TestDatabase::on("postgres://workshop:workshop@127.0.0.1:1/noticeboard")),
+        || {
+            drop(TestDatabase::on(
+                "postgres://workshop:workshop@127.0.0.1:1/noticeboard",
+            ))
+        },
     ] {
         let started = Instant::now();
-        let text = panic_text(catch_unwind(attempt).expect_err("an unreachable service must fail the test"));
-        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        let text = panic_text(
+            catch_unwind(attempt).expect_err("an unreachable service must fail the test"),
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
         assert!(text.contains("cargo xtask services up"), "{text}");
         assert_eq!(text.lines().count(), 1, "{text}");
     }

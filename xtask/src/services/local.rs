@@ -141,7 +141,11 @@ pub fn start_postgres(root: &Path, url: &Url) -> Result<()> {
     let host = url.host_str().unwrap_or("127.0.0.1");
     std::fs::create_dir_all(&dirs.sockets)?;
     if is_root() {
-        if !Command::new("id").arg("postgres").output().is_ok_and(|output| output.status.success()) {
+        if !Command::new("id")
+            .arg("postgres")
+            .output()
+            .is_ok_and(|output| output.status.success())
+        {
             bail!(
                 "Postgres refuses to run as root and there is no `postgres` user to run it: \
                  create one (`useradd --system --home /var/lib/postgresql postgres`) or run as a normal user"
