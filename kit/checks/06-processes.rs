@@ -108,7 +108,7 @@ fn visits_are_shared_between_replicas() {
     let redis = TestRedis::new();
     let a = replica("replica A", &redis, 60);
     let b = replica("replica B", &redis, 60);
-    let total = 200;
+    let total = 120;
 
     visit_concurrently([&a, &b], total as usize);
 

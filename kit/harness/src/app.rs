@@ -313,7 +313,7 @@ impl App {
                     self.tail(12)
                 );
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(5));
         }
     }
 

@@ -14,7 +14,6 @@ fn client() -> &'static reqwest::blocking::Client {
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(2))
             .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(0)
             .build()
             .expect("cannot build the HTTP client")
     })
