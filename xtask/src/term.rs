@@ -5,8 +5,17 @@ use std::sync::OnceLock;
 
 fn colour() -> bool {
     static COLOUR: OnceLock<bool> = OnceLock::new();
-    *COLOUR
-        .get_or_init(|| std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+    *COLOUR.get_or_init(|| interactive() && std::env::var_os("NO_COLOR").is_none())
+}
+
+/// Whether stdout is a terminal (progress lines are only drawn there).
+pub fn interactive() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// Returns to the start of the line and clears it, on a terminal; nothing otherwise.
+pub fn line_start() -> &'static str {
+    if interactive() { "\r\x1b[2K" } else { "" }
 }
 
 fn paint(code: &str, text: &str) -> String {

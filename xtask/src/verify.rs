@@ -15,79 +15,72 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+/// One named step of the gate; `Ok` carries a short note for the summary line.
+struct Step<'a> {
+    name: String,
+    run: Box<dyn Fn() -> Result<String> + 'a>,
+}
+
+fn step<'a>(name: impl Into<String>, run: impl Fn() -> Result<String> + 'a) -> Step<'a> {
+    Step {
+        name: name.into(),
+        run: Box::new(run),
+    }
+}
+
 pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Verdict> {
     let started = Instant::now();
-    let mut steps: Vec<(String, Box<dyn Fn() -> Result<String> + '_>)> = vec![
-        (
-            "manifest and layout".into(),
-            Box::new(|| layout(root, manifest)),
-        ),
-        (
-            "backing services".into(),
-            Box::new(|| {
-                services::ensure(root, &Service::ALL, &mut std::io::sink()).map(|()| String::new())
-            }),
-        ),
+    let mut steps = vec![
+        step("manifest and layout", || layout(root, manifest)),
+        step("backing services", || {
+            services::ensure(root, &Service::ALL, &mut std::io::sink()).map(|()| String::new())
+        }),
     ];
     for factor in manifest.available() {
-        steps.push((
-            format!(
-                "exercise {} is red for its intended reason",
-                factor.dir_name()
-            ),
-            Box::new(move || exercise_is_red(root, factor)),
+        let name = factor.dir_name();
+        steps.push(step(
+            format!("exercise {name} is red for its intended reason"),
+            move || exercise_is_red(root, factor),
         ));
-        steps.push((
-            format!("solution {} is green", factor.dir_name()),
-            Box::new(move || solution_is_green(root, factor)),
-        ));
+        steps.push(step(format!("solution {name} is green"), move || {
+            solution_is_green(root, factor)
+        }));
     }
     steps.extend([
-        (
-            "harness and xtask tests".to_string(),
-            Box::new(|| {
-                cargo_step(
-                    root,
-                    &["test", "--package", "kit-harness", "--package", "xtask"],
-                )
-            }) as Box<dyn Fn() -> Result<String>>,
-        ),
-        (
-            "clippy -D warnings".into(),
-            Box::new(|| {
-                cargo_step(
-                    root,
-                    &[
-                        "clippy",
-                        "--workspace",
-                        "--all-targets",
-                        "--",
-                        "-D",
-                        "warnings",
-                    ],
-                )
-            }),
-        ),
-        (
-            "rustfmt".into(),
-            Box::new(|| cargo_step(root, &["fmt", "--all", "--check"])),
-        ),
-        (
-            "docker-compose.yml (offline)".into(),
-            Box::new(|| compose_file(root)),
-        ),
-        (
-            "book builds".into(),
-            Box::new(|| book::build(root).map(|()| String::new())),
-        ),
+        step("harness and xtask tests", || {
+            cargo_step(
+                root,
+                &["test", "--package", "kit-harness", "--package", "xtask"],
+            )
+        }),
+        step("clippy -D warnings", || {
+            cargo_step(
+                root,
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            )
+        }),
+        step("rustfmt", || {
+            cargo_step(root, &["fmt", "--all", "--check", "--", "--color=never"])
+        }),
+        step("docker-compose.yml (offline)", || compose_file(root)),
+        step("book builds", || book::build(root).map(|()| String::new())),
     ]);
 
     let mut failed = Vec::new();
-    for (name, step) in &steps {
-        write!(out, "  … {name}")?;
-        out.flush()?;
+    for Step { name, run } in &steps {
+        if term::interactive() {
+            write!(out, "  … {name}")?;
+            out.flush()?;
+        }
         let clock = Instant::now();
-        let result = step();
+        let result = run();
         let took = format!("{:.1}s", clock.elapsed().as_secs_f64());
         match result {
             Ok(note) => {
@@ -104,7 +97,13 @@ pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Ver
                 )?;
             }
             Err(err) => {
-                writeln!(out, "\r  {} {name} {}", term::fail(), term::dim(&took))?;
+                writeln!(
+                    out,
+                    "{}  {} {name} {}",
+                    term::line_start(),
+                    term::fail(),
+                    term::dim(&took)
+                )?;
                 write!(out, "{}", term::indent(&format!("{err:#}"), 6))?;
                 failed.push(name.clone());
             }
