@@ -47,8 +47,19 @@ pub struct AppBuilder {
     env: BTreeMap<String, String>,
     secrets: Vec<String>,
     cwd: Option<PathBuf>,
+    files: Vec<(PathBuf, String)>,
     ready_path: Option<String>,
     port: Option<u16>,
+}
+
+/// A one-off process that ran to its end (see [`AppBuilder::run_to_end`]).
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// How long it ran.
+    pub took: Duration,
 }
 
 impl AppBuilder {
@@ -65,6 +76,7 @@ impl AppBuilder {
             env: BTreeMap::from([("PATH".into(), MINIMAL_PATH.into())]),
             secrets: Vec::new(),
             cwd: None,
+            files: Vec::new(),
             ready_path: Some("/health".into()),
             port: None,
         }
@@ -110,6 +122,12 @@ impl AppBuilder {
         self
     }
 
+    /// Writes `contents` to `path` (relative to the app's cwd) before the app starts, e.g. a `.env`.
+    pub fn file(mut self, path: impl Into<PathBuf>, contents: impl Into<String>) -> Self {
+        self.files.push((path.into(), contents.into()));
+        self
+    }
+
     /// The path polled until it answers 2xx (default `/health`).
     pub fn ready_path(mut self, path: impl Into<String>) -> Self {
         self.ready_path = Some(path.into());
@@ -135,6 +153,27 @@ impl AppBuilder {
         let mut app = self.start();
         app.wait_ready(ready_path.as_deref(), READY_TIMEOUT);
         app
+    }
+
+    /// Runs a one-off process (an admin task, say) until it exits; fails the test if it is still
+    /// running after `timeout`, showing its output.
+    #[track_caller]
+    pub fn run_to_end(self, timeout: Duration) -> Finished {
+        let started = Instant::now();
+        let mut app = self.start();
+        let Some(status) = app.wait_exit(timeout) else {
+            panic!(
+                "{} was still running after {timeout:?}; a one-off process must finish; its output:\n{}",
+                app.name,
+                app.tail(12)
+            );
+        };
+        Finished {
+            status,
+            stdout: app.stdout(),
+            stderr: app.stderr(),
+            took: started.elapsed(),
+        }
     }
 
     /// Starts the app without waiting for it (to watch it fail at start-up, for instance).

@@ -24,20 +24,29 @@ pub mod proxy;
 pub mod redis;
 pub mod services;
 
-pub use app::{App, AppBuilder};
+pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
 pub use lesson::{Lesson, lesson};
 pub use postgres::TestDatabase;
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
 
-/// The path of the binary Cargo built for the package whose tests are running.
+/// The path of a binary Cargo built for the package whose tests are running.
 ///
-/// Exercise and solution packages differ in name, so the shared check files cannot name the
-/// binary literally; `CARGO_BIN_EXE_<package>` is set for the default binary of each package.
+/// Exercise and solution packages differ in name, so the shared check files cannot name binaries
+/// literally. `app_binary!()` is the package's default binary (`CARGO_BIN_EXE_<package>`);
+/// `app_binary!("migrate")` is the binary `<package>-migrate` (declare it with `[[bin]]`).
 #[macro_export]
 macro_rules! app_binary {
     () => {
         env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")))
+    };
+    ($suffix:literal) => {
+        env!(concat!(
+            "CARGO_BIN_EXE_",
+            env!("CARGO_PKG_NAME"),
+            "-",
+            $suffix
+        ))
     };
 }

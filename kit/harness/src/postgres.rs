@@ -137,6 +137,26 @@ impl TestDatabase {
         connect(&options(&self.url()))
     }
 
+    /// The Postgres server's address, e.g. to put a [`crate::TcpProxy`] in front of it.
+    pub fn server_addr(&self) -> std::net::SocketAddr {
+        std::net::ToSocketAddrs::to_socket_addrs(&(self.host(), self.port()))
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .unwrap_or_else(|| panic!("cannot resolve the Postgres host {}", self.host()))
+    }
+
+    /// [`TestDatabase::url`] with another host and port, e.g. a [`crate::TcpProxy`]'s.
+    pub fn url_via(&self, addr: std::net::SocketAddr) -> String {
+        format!(
+            "postgres://{user}:{password}@{ip}:{port}/{name}",
+            user = self.name,
+            password = self.password,
+            ip = addr.ip(),
+            port = addr.port(),
+            name = self.name
+        )
+    }
+
     /// Runs SQL (several statements allowed) in this database as its owner.
     #[track_caller]
     pub fn execute(&self, sql: &str) {

@@ -91,6 +91,20 @@ impl TestRedis {
         format!("{}/{}", self.base_url, self.index)
     }
 
+    /// The Redis server's address, e.g. to put a [`crate::TcpProxy`] in front of it.
+    pub fn server_addr(&self) -> std::net::SocketAddr {
+        let url =
+            redis::Client::open(self.base_url.as_str()).expect("REDIS_URL was valid a moment ago");
+        let (host, port) = match url.get_connection_info().addr() {
+            redis::ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
+            other => panic!("the kit's Redis must listen on TCP, not {other:?}"),
+        };
+        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .unwrap_or_else(|| panic!("cannot resolve the Redis host {host}"))
+    }
+
     /// A connection to this test's database, for inspecting what the app stored.
     #[track_caller]
     pub fn connection(&self) -> Connection {
