@@ -5,7 +5,7 @@
 
 use crate::manifest::{Factor, Manifest};
 use crate::{Verdict, term};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -177,6 +177,175 @@ fn hints(factor: &Factor) -> String {
             )
         })
         .collect()
+}
+
+/// Every `href`/`src` inside the built book that points into the book: returns how many were
+/// checked, or fails listing the broken ones (a missing page, or a missing `#anchor` on it).
+pub fn check_links(root: &Path) -> Result<usize> {
+    let out = output_dir(root);
+    let pages: Vec<PathBuf> = crate::progress::files_under_all(&out)
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "html"))
+        .collect();
+    let mut ids = std::collections::HashMap::new();
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for page in &pages {
+        let html = std::fs::read_to_string(page)?;
+        for link in attribute_values(&html, "href").chain(attribute_values(&html, "src")) {
+            // Absolute links (`/` in 404.html) depend on where the book is deployed.
+            if link.starts_with('/')
+                || link.contains("://")
+                || link.starts_with("mailto:")
+                || link.starts_with("javascript:")
+                || link.is_empty()
+            {
+                continue;
+            }
+            checked += 1;
+            let (file, anchor) = link.split_once('#').unwrap_or((link, ""));
+            let file = file.split('?').next().unwrap_or_default();
+            let target = if file.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap().join(file)
+            };
+            if !target.is_file() {
+                broken.push(format!("{}: {link} (no such file)", relative(&out, page)));
+                continue;
+            }
+            if anchor.is_empty() || target.extension().is_none_or(|ext| ext != "html") {
+                continue;
+            }
+            let page_ids = ids.entry(target.clone()).or_insert_with(|| {
+                let html = std::fs::read_to_string(&target).unwrap_or_default();
+                attribute_values(&html, "id")
+                    .map(str::to_owned)
+                    .collect::<std::collections::HashSet<_>>()
+            });
+            if !page_ids.contains(anchor) {
+                broken.push(format!("{}: {link} (no such anchor)", relative(&out, page)));
+            }
+        }
+    }
+    if !broken.is_empty() {
+        broken.sort();
+        broken.dedup();
+        bail!(
+            "{} broken link(s) in the book:\n{}",
+            broken.len(),
+            broken.join("\n")
+        );
+    }
+    Ok(checked)
+}
+
+fn relative(base: &Path, path: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The values of every `name="…"` attribute in `html` (mdBook always double-quotes them).
+fn attribute_values<'h>(html: &'h str, name: &str) -> impl Iterator<Item = &'h str> + use<'h> {
+    let needle = format!(" {name}=\"");
+    let starts: Vec<usize> = html
+        .match_indices(&needle)
+        .map(|(at, _)| at + needle.len())
+        .collect();
+    starts.into_iter().filter_map(move |start| {
+        let rest = &html[start..];
+        rest.find('"').map(|end| &rest[..end])
+    })
+}
+
+/// The section anchors a factor's checks link to (`"the-fix"`, …): every hyphenated lowercase
+/// string literal in its check file must be a heading id on its chapter page.
+pub fn check_lesson_anchors(root: &Path, factor: &Factor) -> Result<()> {
+    let checks = root
+        .join("kit/checks")
+        .join(format!("{}.rs", factor.dir_name()));
+    let source = std::fs::read_to_string(&checks)
+        .with_context(|| format!("cannot read {}", checks.display()))?;
+    let page = output_dir(root).join(factor.page());
+    let html = std::fs::read_to_string(&page)
+        .with_context(|| format!("{} was not built", page.display()))?;
+    let ids: std::collections::HashSet<&str> = attribute_values(&html, "id").collect();
+    let is_section = |literal: &str| {
+        literal.contains('-')
+            && literal.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            && !literal.starts_with('-')
+    };
+    for literal in source
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|literal| is_section(literal))
+    {
+        ensure!(
+            ids.contains(literal),
+            "kit/checks/{}.rs links to #{literal}, which is not a heading of book/src/{}",
+            factor.dir_name(),
+            factor.chapter
+        );
+    }
+    Ok(())
+}
+
+/// Opens pages of the built book in headless Chromium and checks what only a browser shows: the
+/// scripts ran (code highlighted, sidebar filled with all twelve factors) and no directive is left.
+pub fn smoke_test_in_browser(root: &Path, manifest: &Manifest) -> Result<String> {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .context("no headless browser found: install Chromium (Debian/Ubuntu: `apt-get install chromium`)")?;
+    let profile = tempfile::TempDir::with_prefix("kit-chromium-")?;
+    let mut pages = vec!["index.html".to_string()];
+    pages.extend(manifest.available().map(Factor::page));
+    for page in &pages {
+        let url = format!("file://{}", output_dir(root).join(page).display());
+        let output = Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--virtual-time-budget=3000",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(&url)
+            .output()
+            .with_context(|| format!("cannot run {browser}"))?;
+        let dom = String::from_utf8_lossy(&output.stdout);
+        ensure!(
+            output.status.success() && dom.contains("</html>"),
+            "{browser} could not render {page}"
+        );
+        ensure!(
+            !dom.contains("{{#"),
+            "{page} still shows an unexpanded {{{{#…}}}} directive"
+        );
+        for factor in &manifest.factors {
+            let entry = format!("{}. {}", factor.roman, factor.title);
+            ensure!(
+                dom.contains(&entry),
+                "{page}: the sidebar does not list “{entry}” (did the scripts run?)"
+            );
+        }
+        if page != "index.html" {
+            ensure!(
+                dom.contains("hljs"),
+                "{page}: code blocks were not highlighted (did the scripts run?)"
+            );
+            ensure!(dom.contains("<details>"), "{page}: the hints are missing");
+        }
+    }
+    Ok(format!("{} pages rendered in {browser}", pages.len()))
 }
 
 #[cfg(test)]

@@ -70,7 +70,19 @@ pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Ver
             cargo_step(root, &["fmt", "--all", "--check", "--", "--color=never"])
         }),
         step("docker-compose.yml (offline)", || compose_file(root)),
-        step("book builds", || book::build(root).map(|()| String::new())),
+        step(
+            "book builds, its links and the checks' anchors resolve",
+            || {
+                book::build(root)?;
+                for factor in manifest.available() {
+                    book::check_lesson_anchors(root, factor)?;
+                }
+                book::check_links(root).map(|count| format!("{count} links"))
+            },
+        ),
+        step("book renders in a headless browser", || {
+            book::smoke_test_in_browser(root, manifest)
+        }),
     ]);
 
     let mut failed = Vec::new();
