@@ -7,8 +7,22 @@ use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
 
-/// At most this many compiler errors are shown; the first ones are what matter.
+/// At most this many compiler errors are shown, each cut to `MAX_ERROR_LINES`: the first lines of
+/// the first errors are what matter.
 const MAX_ERRORS: usize = 3;
+const MAX_ERROR_LINES: usize = 14;
+
+fn trim_error(error: &str) -> String {
+    let lines: Vec<&str> = error.trim_end().lines().collect();
+    if lines.len() <= MAX_ERROR_LINES {
+        return lines.join("\n");
+    }
+    format!(
+        "{}\n   … ({} more lines)",
+        lines[..MAX_ERROR_LINES].join("\n"),
+        lines.len() - MAX_ERROR_LINES
+    )
+}
 
 pub struct Options {
     pub solution: bool,
@@ -85,7 +99,7 @@ fn report_compile_errors(
 ) -> Result<()> {
     writeln!(out, "{} it does not compile yet:\n", term::fail())?;
     for error in errors.iter().take(MAX_ERRORS) {
-        writeln!(out, "{}", term::indent(error.trim_end(), 2))?;
+        writeln!(out, "{}", term::indent(&trim_error(error), 2))?;
     }
     if errors.len() > MAX_ERRORS {
         writeln!(

@@ -37,7 +37,7 @@ fn shipped_ref(root: &Path) -> Result<&'static str> {
 
 pub fn run(root: &Path, factors: &[&Factor], out: &mut impl Write) -> Result<Verdict> {
     let source = shipped_ref(root)?;
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let stamp = utc_stamp(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs());
     for factor in factors {
         let dir = factor.exercise.to_string_lossy().into_owned();
         if !git(root, &["cat-file", "-e", &format!("{source}:{dir}")])?
@@ -88,4 +88,35 @@ fn back_up(from: &Path, to: &Path) -> Result<usize> {
             .with_context(|| format!("cannot back up {}", file.display()))?;
     }
     Ok(files.len())
+}
+
+/// `20261126-052644` (UTC) for a Unix time: sortable, readable, no dependency for one line.
+fn utc_stamp(seconds: u64) -> String {
+    let (days, time) = (seconds / 86_400, seconds % 86_400);
+    // Howard Hinnant's civil-from-days algorithm.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        time / 3600,
+        time % 3600 / 60,
+        time % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backup_stamps_are_utc_and_sortable() {
+        assert_eq!(super::utc_stamp(0), "19700101-000000");
+        assert_eq!(super::utc_stamp(1_795_670_217), "20261126-051657");
+        assert_eq!(super::utc_stamp(951_782_400), "20000229-000000");
+    }
 }

@@ -53,13 +53,13 @@ struct Diagnostic {
 pub fn build(root: &Path, package: &str) -> Result<Build> {
     let output = Command::new(cargo())
         .current_dir(root)
-        .args([
-            "test",
-            "--no-run",
-            "--message-format=json-diagnostic-rendered-ansi",
-            "--package",
-            package,
-        ])
+        .args(["test", "--no-run", "--package", package])
+        // Colour only for a terminal; rendered text either way.
+        .arg(if crate::term::interactive() {
+            "--message-format=json-diagnostic-rendered-ansi"
+        } else {
+            "--message-format=json"
+        })
         .stderr(Stdio::piped())
         .output()
         .context("cannot run cargo")?;
