@@ -29,6 +29,7 @@ pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Ver
         findings.push(service_reachable(service, &settings)?);
     }
     findings.push(compose_settings_agree(&settings)?);
+    findings.extend(local_postgres_matches_compose(root));
     findings.push(mdbook());
     let available = manifest.available().count();
     findings.push(Finding::Note(format!(
@@ -207,6 +208,39 @@ fn compose_settings_agree(settings: &Settings) -> Result<Finding> {
             what: format!("DATABASE_URL disagrees with {}", disagree.join(", ")),
             fix: "make them describe the same server in .env (compare with .env.example)".into(),
         }
+    })
+}
+
+/// Dev/prod parity (Factor X): the local Postgres should be the major version compose pins.
+fn local_postgres_matches_compose(root: &Path) -> Option<Finding> {
+    let bin = local::postgres_bin_dir()?;
+    let version = Command::new(bin.join("pg_ctl"))
+        .arg("--version")
+        .output()
+        .ok()?;
+    let version = String::from_utf8_lossy(&version.stdout);
+    let local_major = version
+        .split_whitespace()
+        .last()?
+        .split('.')
+        .next()?
+        .to_string();
+    let compose = std::fs::read_to_string(root.join("docker-compose.yml")).ok()?;
+    let pinned = compose
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("image: postgres:"))?
+        .split(['-', '.'])
+        .next()?
+        .to_string();
+    Some(if local_major == pinned {
+        Finding::Ok(format!(
+            "the local Postgres is {local_major}, the major version docker-compose.yml pins"
+        ))
+    } else {
+        Finding::Note(format!(
+            "the local Postgres is {local_major} but docker-compose.yml pins {pinned}: fine for the workshop, \
+             but not dev/prod parity (Factor X)"
+        ))
     })
 }
 
