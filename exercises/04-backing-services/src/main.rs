@@ -1,0 +1,42 @@
+//! # Factor IV — Backing services (exercise)
+//!
+//! **Rule:** treat backing services as attached resources: the app finds each one through a URL
+//! in its config, and survives losing it.
+//!
+//! This noticeboard counts homepage visits in Redis, but the code decides *which* Redis: a host
+//! and a port written into `state.rs`, and database 0. Every deploy gets that one server, and
+//! moving to another means editing and rebuilding. Worse, the app makes one connection when it
+//! starts; once Redis restarts, or the network drops it, every request fails until someone
+//! restarts the app.
+//!
+//! - Edit: `src/config.rs` and `src/state.rs` (look for `TODO(factor-4)`). Nothing else needs
+//!   touching.
+//! - Check: `cargo xtask check 4` (stuck? `cargo xtask hint 4`).
+//! - Read: the book, chapter "IV. Backing services" (`book/src/04-backing-services.md`,
+//!   `cargo xtask book --open`).
+//! - Contract the checks rely on: `README.md` next to this crate's `Cargo.toml`.
+
+mod config;
+mod routes;
+mod state;
+
+use anyhow::Context;
+use config::Config;
+use state::AppState;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+
+    let state = AppState::connect(&config).await?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
+        .await
+        .with_context(|| format!("cannot bind port {}", config.port))?;
+    tracing::info!(port = config.port, "noticeboard listening");
+    axum::serve(listener, routes::router(state)).await?;
+    Ok(())
+}
