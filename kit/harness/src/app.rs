@@ -184,6 +184,14 @@ impl AppBuilder {
             .cwd
             .clone()
             .unwrap_or_else(|| home.path().to_path_buf());
+        for (path, contents) in &self.files {
+            let path = cwd.join(path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("cannot create a folder for a test file");
+            }
+            std::fs::write(&path, contents)
+                .unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
+        }
         let port = self.port.unwrap_or_else(free_port);
         let mut env = self.env.clone();
         env.entry("PORT".into()).or_insert_with(|| port.to_string());

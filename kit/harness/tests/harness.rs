@@ -1,7 +1,7 @@
 //! The harness's own tests: isolation, clean-up, outages and fast failures, against the real
 //! Postgres and Redis (`cargo xtask services up`).
 
-use kit_harness::{TcpProxy, TestDatabase, TestRedis, postgres};
+use kit_harness::{AppBuilder, TcpProxy, TestDatabase, TestRedis, postgres};
 use redis::Commands;
 use std::panic::catch_unwind;
 use std::time::{Duration, Instant};
@@ -115,4 +115,59 @@ fn an_unreachable_service_fails_fast_with_the_fix() {
         assert!(text.contains("cargo xtask services up"), "{text}");
         assert_eq!(text.lines().count(), 1, "{text}");
     }
+}
+
+/// A shell stands in for an app: what does a spawned process see?
+#[test]
+fn apps_run_in_a_private_cleared_world_with_their_files() {
+    let finished = AppBuilder::new("/bin/sh")
+        .arg("-c")
+        .arg("cat .env; pwd; env | sort")
+        .env("GREETING", "hello")
+        .file(".env", "FROM_FILE=1\n")
+        .run_to_end(Duration::from_secs(5));
+    assert!(finished.status.success());
+    let lines: Vec<&str> = finished.stdout.lines().collect();
+    assert_eq!(lines[0], "FROM_FILE=1");
+    let cwd = lines[1];
+    assert!(cwd.contains("kit-app-"), "cwd {cwd}");
+    let env: Vec<&str> = lines[2..]
+        .iter()
+        .copied()
+        .filter(|line| {
+            !line.starts_with("PWD=") && !line.starts_with("SHLVL=") && !line.starts_with("_=")
+        })
+        .collect();
+    assert_eq!(
+        env,
+        [
+            "GREETING=hello".to_string(),
+            format!("HOME={cwd}"),
+            format!("PATH={}", kit_harness::app::MINIMAL_PATH),
+            env.iter()
+                .find(|line| line.starts_with("PORT="))
+                .unwrap()
+                .to_string(),
+            format!("TMPDIR={cwd}"),
+        ]
+    );
+}
+
+#[test]
+fn a_one_off_process_that_does_not_finish_fails_the_test_in_bounded_time() {
+    let started = Instant::now();
+    let text = panic_text(
+        catch_unwind(|| {
+            AppBuilder::new("/bin/sleep")
+                .arg("30")
+                .name("a stuck task")
+                .run_to_end(Duration::from_millis(300))
+        })
+        .expect_err("a stuck one-off process must fail the test"),
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        text.contains("a stuck task was still running after 300ms"),
+        "{text}"
+    );
 }
