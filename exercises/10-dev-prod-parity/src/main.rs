@@ -1,0 +1,50 @@
+//! # Factor X — Dev/prod parity (exercise)
+//!
+//! **Rule:** keep development, staging and production as similar as possible, down to the backing
+//! services.
+//!
+//! This noticeboard stores notifications in Postgres in production, but in development
+//! (`APP_ENV=development`, or a debug build without `APP_ENV`) it keeps them in a `Vec` in memory,
+//! so that nobody needs a database to work on it. The stand-in is not Postgres: it lists
+//! notifications in another order and accepts messages that production rejects. Developers see one
+//! app, users another.
+//!
+//! - Edit: `src/store.rs` and `src/config.rs` (look for `TODO(factor-10)`). Nothing else needs touching.
+//! - Check: `cargo xtask check 10` (stuck? `cargo xtask hint 10`).
+//! - Read: the book, chapter "X. Dev/prod parity" (`book/src/10-dev-prod-parity.md`, `cargo xtask book --open`).
+//! - Contract the checks rely on: `README.md` next to this crate's `Cargo.toml`.
+
+mod config;
+mod routes;
+mod store;
+
+use anyhow::Context;
+use config::{AppEnv, Config};
+use store::Store;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    init_logging(config.app_env);
+
+    let store = Store::open(&config).await?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
+        .await
+        .with_context(|| format!("cannot bind port {}", config.port))?;
+    tracing::info!(port = config.port, env = ?config.app_env, "noticeboard listening");
+    axum::serve(listener, routes::router(store)).await?;
+    Ok(())
+}
+
+// ANCHOR: logging
+/// Compact, human-readable lines for a developer's terminal; JSON for production's log pipeline.
+fn init_logging(app_env: AppEnv) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match app_env {
+        AppEnv::Development => logs.compact().init(),
+        AppEnv::Production => logs.json().init(),
+    }
+}
+// ANCHOR_END: logging
