@@ -54,6 +54,8 @@ pub struct TestDatabase {
     name: String,
     password: String,
     admin: PgConnectOptions,
+    /// The owner's connection, opened on first use and kept: a SCRAM login per query is slow.
+    owner: std::sync::Mutex<Option<PgConnection>>,
 }
 
 impl TestDatabase {
@@ -90,6 +92,7 @@ impl TestDatabase {
             name,
             password,
             admin,
+            owner: std::sync::Mutex::new(None),
         }
     }
 
@@ -133,8 +136,17 @@ impl TestDatabase {
         exists(&self.admin, &self.name)
     }
 
-    fn connect_as_owner(&self) -> PgConnection {
-        connect(&options(&self.url()))
+    /// Runs `work` on the owner's connection, opening it on first use.
+    #[track_caller]
+    fn as_owner<T>(&self, work: impl FnOnce(&mut PgConnection) -> T) -> T {
+        let mut owner = self
+            .owner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if owner.is_none() {
+            *owner = Some(connect(&options(&self.url())));
+        }
+        work(owner.as_mut().expect("connected just above"))
     }
 
     /// The Postgres server's address, e.g. to put a [`crate::TcpProxy`] in front of it.
@@ -160,18 +172,20 @@ impl TestDatabase {
     /// Runs SQL (several statements allowed) in this database as its owner.
     #[track_caller]
     pub fn execute(&self, sql: &str) {
-        let mut connection = self.connect_as_owner();
-        block_on(sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut connection))
-            .unwrap_or_else(|err| panic!("test SQL failed: {err}\n    {sql}"));
+        self.as_owner(|connection| {
+            block_on(sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(connection))
+        })
+        .unwrap_or_else(|err| panic!("test SQL failed: {err}\n    {sql}"));
     }
 
     /// Every row of `sql`, each column read as text (cast non-text columns with `::text`).
     #[track_caller]
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        let mut connection = self.connect_as_owner();
-        let rows: Vec<PgRow> =
-            block_on(sqlx::query(AssertSqlSafe(sql.to_string())).fetch_all(&mut connection))
-                .unwrap_or_else(|err| panic!("test query failed: {err}\n    {sql}"));
+        let rows: Vec<PgRow> = self
+            .as_owner(|connection| {
+                block_on(sqlx::query(AssertSqlSafe(sql.to_string())).fetch_all(connection))
+            })
+            .unwrap_or_else(|err| panic!("test query failed: {err}\n    {sql}"));
         rows.iter()
             .map(|row| {
                 (0..row.len())
@@ -215,6 +229,8 @@ impl Default for TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        // Our own connection goes first; FORCE ends whatever the app left open.
+        drop(self.owner.get_mut().map(Option::take));
         let name = self.name.clone();
         let admin = self.admin.clone();
         // Best effort: a test that already failed must not fail again here.
