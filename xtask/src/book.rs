@@ -277,12 +277,22 @@ pub fn check_lesson_anchors(root: &Path, factor: &Factor) -> Result<()> {
             && literal.chars().all(|c| c.is_ascii_lowercase() || c == '-')
             && !literal.starts_with('-')
     };
-    for literal in source
-        .split('"')
+    // A section is an argument followed by more arguments: `ensure(cond, "the-fix", || …)` or
+    // `fail("the-fix", …)`; not `app_binary!("reset-visits")`.
+    let pieces: Vec<&str> = source.split('"').collect();
+    let sections = pieces
+        .iter()
+        .enumerate()
         .skip(1)
         .step_by(2)
-        .filter(|literal| is_section(literal))
-    {
+        .filter(|(index, literal)| {
+            is_section(literal)
+                && pieces
+                    .get(index + 1)
+                    .is_some_and(|after| after.trim_start().starts_with(','))
+        })
+        .map(|(_, literal)| *literal);
+    for literal in sections {
         ensure!(
             ids.contains(literal),
             "kit/checks/{}.rs links to #{literal}, which is not a heading of book/src/{}",

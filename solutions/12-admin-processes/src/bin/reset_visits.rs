@@ -1,0 +1,34 @@
+//! `sol12-admin-processes-reset-visits`: sets the homepage visit count back to zero, then exits.
+//!
+//! A one-off admin process of the noticeboard: built from the same package as the web process,
+//! shipped in the same release, run against the same `DATABASE_URL`, by whoever may run processes
+//! in production (not by whoever can reach the web process's port).
+
+// Solved: the same modules as the web process and `migrate`: the same config, the same query.
+#[path = "../config.rs"]
+mod config;
+#[path = "../db.rs"]
+mod db;
+
+use config::Config;
+use tracing_subscriber::EnvFilter;
+
+// ANCHOR: main
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+
+    let pool = db::connect(&config).await?;
+    // Solved: the reset is the exercise's `db::reset_visits`, now called by a process an operator
+    // starts on purpose instead of an HTTP route anyone can call. Its log line is the audit trail:
+    // what it changed, from what, to what.
+    let before = db::reset_visits(&pool).await?;
+    tracing::info!("visit count reset from {before} to 0");
+    Ok(())
+}
+// ANCHOR_END: main
