@@ -5,8 +5,9 @@
 //! - warm: a one-line edit in the exercise, then `cargo xtask check 6`, median of several runs;
 //! - the size of `target/`.
 
+use crate::manifest::Manifest;
 use crate::testrun::cargo;
-use crate::{Verdict, progress, services};
+use crate::{Verdict, check, progress, services, watch};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::Path;
@@ -90,33 +91,67 @@ fn cold(root: &Path, out: &mut impl Write) -> Result<()> {
 }
 
 fn warm(root: &Path, runs: usize, out: &mut impl Write) -> Result<()> {
-    let path = root.join(EDITED);
-    let original =
-        std::fs::read_to_string(&path).with_context(|| format!("cannot read {EDITED}"))?;
-    let check = || {
+    let command_line = || {
         let mut command = Command::new(cargo());
         command.args(["xtask", "check", "6"]).current_dir(root);
         timed(&mut command)
     };
+    let times = edit_loop(root, runs, command_line)?;
+    report(out, "`cargo xtask check 6`", runs, &times)?;
+
+    // What `cargo xtask watch 6` does after each save: the same check, without starting xtask
+    // through `cargo run` (plus the watcher's settle time).
+    let manifest = Manifest::load(root)?;
+    let factor = manifest.find("6")?.clone();
+    let in_watch = || {
+        let clock = Instant::now();
+        let options = check::Options {
+            solution: false,
+            verbose: false,
+        };
+        check::run(root, &manifest, &factor, options, &mut std::io::sink())?;
+        Ok(clock.elapsed() + watch::SETTLE)
+    };
+    let times = edit_loop(root, runs, in_watch)?;
+    report(
+        out,
+        "`cargo xtask watch 6`, settle time included",
+        runs,
+        &times,
+    )
+}
+
+/// Times `verdict` after each of `runs` one-line edits of the exercise, after one warm-up run;
+/// the learner's file is restored whatever happens.
+fn edit_loop(
+    root: &Path,
+    runs: usize,
+    verdict: impl Fn() -> Result<Duration>,
+) -> Result<Vec<Duration>> {
+    let path = root.join(EDITED);
+    let original =
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {EDITED}"))?;
     // Warm up: the first check after other work may rebuild more than a learner's edit does.
-    check()?;
+    verdict()?;
     let mut times = Vec::new();
     let result = (|| -> Result<()> {
         for run in 0..runs {
             std::fs::write(&path, format!("{original}// bench edit {run}\n"))?;
-            times.push(check()?);
+            times.push(verdict()?);
         }
         Ok(())
     })();
-    // Always put the learner's file back, whatever happened.
     std::fs::write(&path, &original)?;
     result?;
     times.sort();
-    let median = times[times.len() / 2];
+    Ok(times)
+}
+
+fn report(out: &mut impl Write, what: &str, runs: usize, times: &[Duration]) -> Result<()> {
     writeln!(
         out,
-        "warm edit → verdict (`cargo xtask check 6`, {runs} runs): median {:.2} s, min {:.2} s, max {:.2} s (budget 1.5 s)",
-        median.as_secs_f64(),
+        "warm edit → verdict ({what}, {runs} runs): median {:.2} s, min {:.2} s, max {:.2} s (budget 1.5 s)",
+        times[times.len() / 2].as_secs_f64(),
         times[0].as_secs_f64(),
         times[times.len() - 1].as_secs_f64()
     )?;

@@ -54,7 +54,7 @@ pub fn run(
     )?;
     services::ensure(root, &factor.services, out)?;
     let package = Factor::package(root, dir)?;
-    let outcomes = match testrun::build(root, &package)? {
+    let outcomes = match testrun::build(root, &package, true)? {
         Build::Failed { errors } => {
             report_compile_errors(factor, &package, &errors, out)?;
             if !options.solution {

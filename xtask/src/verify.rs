@@ -195,7 +195,7 @@ fn layout(root: &Path, manifest: &Manifest) -> Result<String> {
 /// Builds `dir`'s tests (no warnings allowed) and runs them.
 fn build_and_run(root: &Path, dir: &Path) -> Result<Vec<Outcome>> {
     let package = Factor::package(root, dir)?;
-    match testrun::build(root, &package)? {
+    match testrun::build(root, &package, false)? {
         Build::Failed { errors } => bail!("{package} does not compile:\n{}", errors.join("\n")),
         Build::Built { warnings, .. } if !warnings.is_empty() => {
             bail!("{package} compiles with warnings:\n{}", warnings.join("\n"))

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// Saves arrive as bursts of events; wait this long for the burst to end.
-const SETTLE: Duration = Duration::from_millis(300);
+/// Saves arrive as bursts of events a few milliseconds apart; wait this long for the burst to end.
+pub const SETTLE: Duration = Duration::from_millis(100);
 
 pub fn run(
     root: &Path,
