@@ -8,6 +8,7 @@
 //! start the app with `DATABASE_URL` missing or malformed and watch it stop.
 
 use kit_harness::app::READY_TIMEOUT;
+use kit_harness::noticeboard::strip_ansi;
 use kit_harness::{App, AppBuilder, Lesson, TestDatabase, app_binary, lesson};
 use serde_json::json;
 use std::process::ExitStatus;
@@ -152,7 +153,7 @@ fn last_complaint(app: &App) -> Option<String> {
     let line = app
         .lines()
         .into_iter()
-        .map(|line| strip_colours(&line.text))
+        .map(|line| strip_ansi(&line.text))
         .rfind(|text| {
             let lower = text.to_lowercase();
             lower.contains("error") || lower.contains("fail")
@@ -179,24 +180,6 @@ fn last_complaint(app: &App) -> Option<String> {
         Some((at, _)) => format!("{}…", &message[..at]),
         None => message,
     })
-}
-
-/// `text` without ANSI escape sequences (`ESC [ … letter`).
-fn strip_colours(text: &str) -> String {
-    let mut plain = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            plain.push(c);
-        }
-    }
-    plain
 }
 
 /// `GET /notifications`, read as the contract says: a JSON list of `{id, name, message}`.
@@ -520,7 +503,7 @@ fn logs_its_config_at_start_up_without_the_password() {
     let leak = app
         .lines()
         .into_iter()
-        .map(|line| strip_colours(&line.text))
+        .map(|line| strip_ansi(&line.text))
         .find(|text| text.contains(password));
     if let Some(text) = leak {
         config().fail(

@@ -6,6 +6,7 @@
 //! loopback proxy sits between the app and Redis; the checks cut it and restore it, and watch the
 //! process answer `503`, stay up and recover on its own.
 
+use kit_harness::noticeboard::visits;
 use kit_harness::{App, AppBuilder, Lesson, TcpProxy, TestRedis, app_binary, lesson};
 use std::collections::HashMap;
 use std::thread;
@@ -62,24 +63,6 @@ fn visit(app: &App, redis_url: &str) {
                 reply.body.trim()
             ),
         );
-    }
-}
-
-/// `GET /visits` as a number.
-#[track_caller]
-fn reported_visits(app: &App) -> u64 {
-    let reply = app.get("/visits");
-    let count = reply
-        .json::<serde_json::Value>()
-        .and_then(|body| body["visits"].as_u64());
-    match count {
-        Some(count) if reply.status == 200 => count,
-        _ => panic!(
-            "GET /visits on {} answered {} {:?}; the contract is 200 with {{\"visits\": <number>}}",
-            app.name(),
-            reply.status,
-            reply.body
-        ),
     }
 }
 
@@ -158,7 +141,7 @@ fn visits_land_in_the_redis_database_that_redis_url_names() {
         });
     }
     for (app, made) in [(&a, 3), (&b, 2)] {
-        let reported = reported_visits(app);
+        let reported = visits(app);
         backing_services().ensure(reported == made, "the-fix", || {
             format!(
                 "{} counted {made} visits into its own Redis database, and GET /visits answers \
@@ -420,7 +403,7 @@ fn service_resumes_after_a_redis_outage_without_a_restart() {
     }
 
     let stored = stored_visits(&redis);
-    let reported = reported_visits(&app);
+    let reported = visits(&app);
     backing_services().ensure(
         stored.as_deref() == Some(&reported.to_string()) && reported >= 3,
         "the-fix",

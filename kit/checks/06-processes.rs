@@ -4,6 +4,7 @@
 //! Every check runs the real binary, usually as two replicas in separate temp directories sharing
 //! one Redis database, and judges only what can be seen from outside: HTTP answers and Redis.
 
+use kit_harness::noticeboard::{visit, visits};
 use kit_harness::{App, AppBuilder, Lesson, TestRedis, app_binary, lesson};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,36 +21,6 @@ fn replica(name: &str, redis: &TestRedis, session_ttl_seconds: u64) -> App {
         .env("SESSION_TTL_SECONDS", session_ttl_seconds.to_string())
         .env("RUST_LOG", "warn")
         .spawn()
-}
-
-#[track_caller]
-fn visits(app: &App) -> u64 {
-    let reply = app.get("/visits");
-    let count = reply
-        .json::<serde_json::Value>()
-        .and_then(|body| body["visits"].as_u64());
-    match count {
-        Some(count) if reply.status == 200 => count,
-        _ => panic!(
-            "GET /visits on {} answered {} {:?}; the contract is 200 with {{\"visits\": <number>}}",
-            app.name(),
-            reply.status,
-            reply.body
-        ),
-    }
-}
-
-#[track_caller]
-fn visit(app: &App) {
-    let reply = app.get("/");
-    assert_eq!(
-        reply.status,
-        200,
-        "GET / on {} answered {}: {}",
-        app.name(),
-        reply.status,
-        reply.body
-    );
 }
 
 #[track_caller]

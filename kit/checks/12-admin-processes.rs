@@ -9,6 +9,7 @@
 //! The admin processes run the way a platform runs them: in an empty temp directory (no source
 //! tree), with `DATABASE_URL` and an empty `PATH` (no psql, no shell to paste SQL into).
 
+use kit_harness::noticeboard::{visit, visits};
 use kit_harness::{App, AppBuilder, Finished, Lesson, TestDatabase, app_binary, lesson};
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -226,37 +227,6 @@ fn counted_in_database(db: &TestDatabase) -> Option<i64> {
         .as_deref()?
         .parse()
         .ok()
-}
-
-#[track_caller]
-fn visits(app: &App) -> i64 {
-    let reply = app.get("/visits");
-    let count = reply
-        .json::<serde_json::Value>()
-        .and_then(|body| body["visits"].as_i64());
-    match count {
-        Some(count) if reply.status == 200 => count,
-        _ => panic!(
-            "GET /visits on the {} answered {} {:?}; the contract is 200 with \
-             {{\"visits\": <number>}}",
-            app.name(),
-            reply.status,
-            reply.body
-        ),
-    }
-}
-
-#[track_caller]
-fn visit(app: &App) {
-    let reply = app.get("/");
-    assert_eq!(
-        reply.status,
-        200,
-        "GET / on the {} answered {}: {}",
-        app.name(),
-        reply.status,
-        reply.body
-    );
 }
 
 /// Polls `/health/ready` until it answers 200; `None` if it never did within `timeout`.

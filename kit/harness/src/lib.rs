@@ -10,6 +10,7 @@
 //! - [`postgres`]: a fresh database, owned by a fresh role with a random password, per test.
 //! - [`redis`]: a private Redis database index per test, leased through Redis itself.
 //! - [`proxy`]: a loopback TCP proxy a test can cut and restore to simulate an outage.
+//! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
 //! - [`services`]: where the backing services are (env, then `.env`, then the compose defaults).
 //!
@@ -19,6 +20,7 @@
 pub mod app;
 pub mod http;
 pub mod lesson;
+pub mod noticeboard;
 pub mod postgres;
 pub mod proxy;
 pub mod redis;
