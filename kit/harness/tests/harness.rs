@@ -171,3 +171,31 @@ fn a_one_off_process_that_does_not_finish_fails_the_test_in_bounded_time() {
         "{text}"
     );
 }
+
+#[test]
+fn signals_reach_the_app_and_its_exit_is_observed_in_bounded_time() {
+    use nix::sys::signal::Signal;
+    let script =
+        r#"trap 'echo "got $SIG"; exit 0' TERM INT; echo ready; while :; do sleep 0.02; done"#;
+    for (signal, name) in [(Signal::SIGTERM, "TERM"), (Signal::SIGINT, "INT")] {
+        let mut app = AppBuilder::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .env("SIG", name)
+            .start();
+        assert!(
+            app.wait_for_line(Duration::from_secs(5), |line| line == "ready")
+                .is_some()
+        );
+        app.signal(signal);
+        let status = app
+            .wait_exit(Duration::from_secs(5))
+            .expect("the app exits after the signal");
+        assert!(status.success(), "{status}");
+        assert!(
+            app.stdout().contains(&format!("got {name}")),
+            "{}",
+            app.stdout()
+        );
+    }
+}
