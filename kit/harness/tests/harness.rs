@@ -199,3 +199,23 @@ fn signals_reach_the_app_and_its_exit_is_observed_in_bounded_time() {
         );
     }
 }
+
+#[test]
+fn secrets_are_masked_in_what_the_harness_prints() {
+    let mut app = AppBuilder::new("/bin/sh")
+        .arg("-c")
+        .arg(r#"echo "connecting with $PASSWORD""#)
+        .secret_env("PASSWORD", "hunter2-secret")
+        .start();
+    app.wait_exit(Duration::from_secs(5))
+        .expect("the shell exits");
+    assert!(
+        app.stdout().contains("hunter2-secret"),
+        "the raw output is for assertions"
+    );
+    let shown = app.tail(5);
+    assert!(
+        !shown.contains("hunter2-secret") && shown.contains("connecting with *****"),
+        "{shown}"
+    );
+}
