@@ -237,3 +237,85 @@ fn the_solution_is_not_revealed_unasked_before_green() {
         "{diff}"
     );
 }
+
+/// Stops the services a test started, even when it fails half-way.
+struct ServicesGuard<'a>(&'a Path, Vec<(String, String)>);
+
+impl Drop for ServicesGuard<'_> {
+    fn drop(&mut self) {
+        let _ = xtask(self.0)
+            .args(["services", "down", "--backend", "local", "--purge"])
+            .envs(self.1.iter().cloned())
+            .output();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The local backend from nothing: start, start again (a no-op), status, stop.
+#[test]
+fn local_services_start_idempotently_and_stop() {
+    let kit = sandbox();
+    let env = vec![
+        (
+            "DATABASE_URL".to_string(),
+            format!(
+                "postgres://workshop:workshop@127.0.0.1:{}/noticeboard",
+                free_port()
+            ),
+        ),
+        (
+            "REDIS_URL".to_string(),
+            format!("redis://127.0.0.1:{}", free_port()),
+        ),
+    ];
+    let _guard = ServicesGuard(kit.path(), env.clone());
+    let run = |args: &[&str]| {
+        let output = xtask(kit.path())
+            .args(args)
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code(), text)
+    };
+
+    let (code, text) = run(&["services", "up", "--backend", "local"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("Starting Postgres from local binaries"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ Postgres") && text.contains("✓ Redis"),
+        "{text}"
+    );
+
+    let (code, text) = run(&["services", "up", "--backend", "local"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("Postgres already answers") && text.contains("Redis already answers"),
+        "{text}"
+    );
+
+    let (code, text) = run(&["services", "down", "--backend", "local"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("Stopped the local Postgres") && text.contains("Stopped the local Redis"),
+        "{text}"
+    );
+
+    let (code, text) = run(&["services", "status"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("✗ Postgres") && text.contains("cargo xtask services up"),
+        "{text}"
+    );
+}
