@@ -1,22 +1,14 @@
 //! `cargo xtask hint N [--level L]`: progressive hints from `factors.toml`, one more per call.
 
 use crate::manifest::Factor;
-use crate::{UsageError, Verdict, term};
+use crate::{UsageError, Verdict, memory, term};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn store(root: &Path) -> PathBuf {
-    root.join("target").join("xtask").join("hints.json")
-}
-
-fn shown(root: &Path) -> BTreeMap<String, usize> {
-    std::fs::read_to_string(store(root))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
-}
+/// Which hint level each factor has reached, by slug.
+const SHOWN: &str = "hints.json";
 
 pub fn run(
     root: &Path,
@@ -25,7 +17,7 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<Verdict> {
     let count = factor.hints.len();
-    let mut seen = shown(root);
+    let mut seen: BTreeMap<String, usize> = memory::read(root, SHOWN);
     let previous = seen.get(&factor.slug).copied().unwrap_or(0);
     let level = match level {
         Some(level) if level == 0 || level > count => {
@@ -64,8 +56,6 @@ pub fn run(
         )?;
     }
     seen.insert(factor.slug.clone(), level.max(previous));
-    let path = store(root);
-    let _ = std::fs::create_dir_all(path.parent().unwrap());
-    let _ = std::fs::write(path, serde_json::to_string(&seen)?);
+    memory::write(root, SHOWN, &seen);
     Ok(Verdict::Green)
 }

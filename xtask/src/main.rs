@@ -10,6 +10,7 @@ mod check;
 mod doctor;
 mod hint;
 mod manifest;
+mod memory;
 mod progress;
 mod reset;
 mod services;

@@ -5,6 +5,7 @@
 //! renumbering factors cannot corrupt it, and deleting `target/` only forgets it.
 
 use crate::manifest::Factor;
+use crate::memory;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -33,15 +34,11 @@ pub enum State {
     Red { passed: usize, total: usize },
 }
 
-fn store(root: &Path) -> PathBuf {
-    root.join("target").join("xtask").join("progress.json")
-}
+/// The last verdict of each factor, by slug.
+const VERDICTS: &str = "progress.json";
 
 fn load(root: &Path) -> BTreeMap<String, Record> {
-    std::fs::read_to_string(store(root))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
+    memory::read(root, VERDICTS)
 }
 
 pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
@@ -55,13 +52,7 @@ pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
             fingerprint,
         },
     );
-    let path = store(root);
-    // A cache: failing to write it only costs a re-check later.
-    let _ = std::fs::create_dir_all(path.parent().unwrap());
-    let _ = std::fs::write(
-        path,
-        serde_json::to_string_pretty(&records).unwrap_or_default(),
-    );
+    memory::write(root, VERDICTS, &records);
 }
 
 pub fn state(root: &Path, factor: &Factor) -> State {

@@ -161,21 +161,7 @@ fn is_status_word(word: &str) -> bool {
 
 /// `text` without ANSI colour sequences.
 fn strip_ansi(text: &str) -> String {
-    let mut plain = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // CSI: ESC [ parameters final-byte
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            plain.push(c);
-        }
-    }
-    plain
+    anstream::adapter::strip_str(text).to_string()
 }
 
 /// One test's result.

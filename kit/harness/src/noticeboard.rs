@@ -37,20 +37,7 @@ pub fn visit(app: &App) {
     );
 }
 
-/// `text` without ANSI escape sequences (`ESC [ … letter`), e.g. a log line from a coloured logger.
+/// `text` without ANSI escape sequences, e.g. a log line from a coloured logger.
 pub fn strip_ansi(text: &str) -> String {
-    let mut plain = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            plain.push(c);
-        }
-    }
-    plain
+    anstream::adapter::strip_str(text).to_string()
 }
