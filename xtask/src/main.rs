@@ -30,6 +30,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "Twelve-Factor Rust: check your exercises, get hints, run the backing services.",
     after_help = "Start with `cargo xtask check 6`. FACTOR is a number (6), a roman numeral (vi) or a name (processes)."
 )]
