@@ -143,12 +143,14 @@ pub fn report(
     let failures: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
     for failure in &failures {
         writeln!(out, "\n{} {}", term::fail(), term::bold(&failure.name))?;
+        // The explanation is prose: wrap it to a readable width. Verbose output is the app's own
+        // lines, shown as they were.
         let text = if verbose {
-            &failure.output
+            term::indent(&failure.output, 4)
         } else {
-            &failure.explanation
+            term::wrap(&failure.explanation, 4)
         };
-        write!(out, "{}", term::indent(text, 4))?;
+        write!(out, "{text}")?;
     }
     writeln!(out)?;
     let passed = outcomes.len() - failures.len();

@@ -31,7 +31,7 @@ pub fn run(
         "{}",
         term::bold(&format!("{}: hint {level} of {count}", factor.heading()))
     )?;
-    writeln!(out, "\n{}", term::indent(&factor.hints[level - 1], 2))?;
+    writeln!(out, "\n{}", term::wrap(&factor.hints[level - 1], 2))?;
     if level < count {
         writeln!(
             out,
