@@ -363,7 +363,7 @@ mod tests {
     use super::*;
 
     fn manifest() -> Manifest {
-        Manifest::load(&crate::project_root()).unwrap()
+        crate::manifest::kit()
     }
 
     #[test]

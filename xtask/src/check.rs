@@ -208,7 +208,7 @@ mod tests {
     }
 
     fn render(outcomes: &[Outcome], verbose: bool) -> (Verdict, String) {
-        let manifest = Manifest::load(&crate::project_root()).unwrap();
+        let manifest = crate::manifest::kit();
         let factor = manifest.find("6").unwrap();
         let mut out = Vec::new();
         let verdict = report(&manifest, factor, outcomes, verbose, &mut out).unwrap();

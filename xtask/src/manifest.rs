@@ -126,12 +126,18 @@ impl Factor {
     }
 }
 
+/// The kit's own manifest, for xtask's unit tests.
+#[cfg(test)]
+pub fn kit() -> Manifest {
+    Manifest::load(&crate::project_root()).expect("factors.toml loads")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn manifest() -> Manifest {
-        Manifest::load(&crate::project_root()).unwrap()
+        kit()
     }
 
     #[test]

@@ -121,12 +121,19 @@ impl TestDatabase {
 
     /// `postgres://<role>:<password>@<host>:<port>/<database>`: what the app should be given.
     pub fn url(&self) -> String {
+        self.url_at(self.host(), self.port())
+    }
+
+    /// [`TestDatabase::url`] with another host and port, e.g. a [`crate::TcpProxy`]'s.
+    pub fn url_via(&self, addr: std::net::SocketAddr) -> String {
+        self.url_at(&addr.ip().to_string(), addr.port())
+    }
+
+    fn url_at(&self, host: &str, port: u16) -> String {
         format!(
             "postgres://{user}:{password}@{host}:{port}/{name}",
             user = self.name,
             password = self.password,
-            host = self.host(),
-            port = self.port(),
             name = self.name
         )
     }
@@ -155,18 +162,6 @@ impl TestDatabase {
             .ok()
             .and_then(|mut addrs| addrs.next())
             .unwrap_or_else(|| panic!("cannot resolve the Postgres host {}", self.host()))
-    }
-
-    /// [`TestDatabase::url`] with another host and port, e.g. a [`crate::TcpProxy`]'s.
-    pub fn url_via(&self, addr: std::net::SocketAddr) -> String {
-        format!(
-            "postgres://{user}:{password}@{ip}:{port}/{name}",
-            user = self.name,
-            password = self.password,
-            ip = addr.ip(),
-            port = addr.port(),
-            name = self.name
-        )
     }
 
     /// Runs SQL (several statements allowed) in this database as its owner.
