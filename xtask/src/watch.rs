@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// Saves arrive as bursts of events a few milliseconds apart; wait this long for the burst to end.
-pub const SETTLE: Duration = Duration::from_millis(100);
+pub const SETTLE: Duration = Duration::from_millis(50);
 
 pub fn run(
     root: &Path,
