@@ -48,7 +48,15 @@ pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Ver
         }
     }
     if problems == 0 {
-        writeln!(out, "\nAll good: start with `cargo xtask check 6`.")?;
+        // The same next step as `cargo xtask` alone.
+        match crate::status::next_factor(root, manifest) {
+            Some(factor) => writeln!(
+                out,
+                "\nAll good: go on with `cargo xtask check {}`.",
+                factor.number
+            )?,
+            None => writeln!(out, "\nAll good.")?,
+        }
     } else {
         writeln!(out, "\n{problems} problem(s) to fix before the workshop.")?;
     }
