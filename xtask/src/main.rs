@@ -175,12 +175,14 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(err) => {
+            // clap's first paragraph, on one line: "error: … not provided:\n  <FACTOR>" included.
             let rendered = err.render().to_string();
-            let first = rendered
+            let first: Vec<&str> = rendered
                 .lines()
-                .next()
-                .unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see `cargo xtask --help`)");
+                .take_while(|line| !line.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see `cargo xtask --help`)", first.join(" "));
             return ExitCode::from(2);
         }
     };

@@ -115,6 +115,14 @@ fn unknown_flags_and_commands_are_one_line_usage_errors() {
     ----- stderr -----
     error: unrecognized subcommand 'chek' (see `cargo xtask --help`)
     ");
+    assert_cmd_snapshot!(xtask(kit.path()).arg("hint"), @r"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: the following required arguments were not provided: <FACTOR> (see `cargo xtask --help`)
+    ");
 }
 
 #[test]
