@@ -14,7 +14,8 @@ const MAX_ERROR_LINES: usize = 14;
 
 fn trim_error(error: &str) -> String {
     let lines: Vec<&str> = error.trim_end().lines().collect();
-    if lines.len() <= MAX_ERROR_LINES {
+    // Cutting a single line saves nothing: show it.
+    if lines.len() <= MAX_ERROR_LINES + 1 {
         return lines.join("\n");
     }
     format!(
