@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// Where `mdbook build` writes the HTML (see `book/book.toml`).
 pub fn output_dir(root: &Path) -> PathBuf {
@@ -65,8 +65,19 @@ pub fn run(root: &Path, open: bool, serve: bool, out: &mut impl Write) -> Result
         } else {
             "xdg-open"
         };
-        if Command::new(opener).arg(&index).status().is_err() {
-            writeln!(out, "Open it in your browser: file://{}", index.display())?;
+        // A machine without a desktop has no browser to open: then say where the book is.
+        let opened = Command::new(opener)
+            .arg(&index)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !opened {
+            writeln!(
+                out,
+                "No browser could be opened here ({opener}); open file://{} yourself.",
+                index.display()
+            )?;
         }
     }
     Ok(Verdict::Green)
