@@ -84,7 +84,7 @@ pub fn run(
             outcomes
         }
     };
-    let verdict = report(manifest, factor, &outcomes, options.verbose, out)?;
+    let verdict = report(manifest, factor, &outcomes, &options, out)?;
     if !options.solution {
         let passed = outcomes.iter().filter(|outcome| outcome.passed).count();
         progress::record(root, factor, passed, outcomes.len());
@@ -117,14 +117,16 @@ fn report_compile_errors(
     Ok(())
 }
 
-/// One line per check, then each failure's explanation, then the next step.
+/// One line per check, then each failure's explanation, then the learner's next step (not when a
+/// maintainer checks the reference solution).
 pub fn report(
     manifest: &Manifest,
     factor: &Factor,
     outcomes: &[Outcome],
-    verbose: bool,
+    options: &Options,
     out: &mut impl Write,
 ) -> Result<Verdict> {
+    let verbose = options.verbose;
     if outcomes.is_empty() {
         writeln!(
             out,
@@ -156,13 +158,20 @@ pub fn report(
     writeln!(out)?;
     let passed = outcomes.len() - failures.len();
     if failures.is_empty() {
+        let done = if options.solution {
+            format!("the reference solution of {} passes", factor.heading())
+        } else {
+            format!("{} is done", factor.heading())
+        };
         writeln!(
             out,
-            "{} All {} checks pass: {} is done.",
+            "{} All {} checks pass: {done}.",
             term::pass(),
-            outcomes.len(),
-            factor.heading()
+            outcomes.len()
         )?;
+        if options.solution {
+            return Ok(Verdict::Green);
+        }
         writeln!(
             out,
             "Compare with the reference: `cargo xtask solution {}`.",
@@ -180,6 +189,9 @@ pub fn report(
         Ok(Verdict::Green)
     } else {
         writeln!(out, "{passed} of {} checks pass.", outcomes.len())?;
+        if options.solution {
+            return Ok(Verdict::Red);
+        }
         writeln!(
             out,
             "Read: book/src/{} (`cargo xtask book --open`) · Stuck? `cargo xtask hint {}`{}",
@@ -212,7 +224,11 @@ mod tests {
         let manifest = crate::manifest::kit();
         let factor = manifest.find("6").unwrap();
         let mut out = Vec::new();
-        let verdict = report(&manifest, factor, outcomes, verbose, &mut out).unwrap();
+        let options = Options {
+            solution: false,
+            verbose,
+        };
+        let verdict = report(&manifest, factor, outcomes, &options, &mut out).unwrap();
         (verdict, String::from_utf8(out).unwrap())
     }
 
