@@ -159,13 +159,13 @@ pub fn report(
     let passed = outcomes.len() - failures.len();
     if failures.is_empty() {
         let done = if options.solution {
-            format!("the reference solution of {} passes", factor.heading())
+            format!(" on the reference solution of {}", factor.heading())
         } else {
-            format!("{} is done", factor.heading())
+            format!(": {} is done", factor.heading())
         };
         writeln!(
             out,
-            "{} All {} checks pass: {done}.",
+            "{} All {} checks pass{done}.",
             term::pass(),
             outcomes.len()
         )?;
