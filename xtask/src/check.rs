@@ -84,12 +84,13 @@ pub fn run(
             outcomes
         }
     };
-    let verdict = report(manifest, factor, &outcomes, &options, out)?;
     if !options.solution {
         let passed = outcomes.iter().filter(|outcome| outcome.passed).count();
         progress::record(root, factor, passed, outcomes.len());
     }
-    Ok(verdict)
+    // Recorded first, so the next step is the one `cargo xtask` alone now shows.
+    let next = status::next_factor(root, manifest);
+    report(factor, &outcomes, &options, next, out)
 }
 
 fn report_compile_errors(
@@ -118,12 +119,12 @@ fn report_compile_errors(
 }
 
 /// One line per check, then each failure's explanation, then the learner's next step (not when a
-/// maintainer checks the reference solution).
+/// maintainer checks the reference solution). `next` is the first factor not yet green, if any.
 pub fn report(
-    manifest: &Manifest,
     factor: &Factor,
     outcomes: &[Outcome],
     options: &Options,
+    next: Option<&Factor>,
     out: &mut impl Write,
 ) -> Result<Verdict> {
     let verbose = options.verbose;
@@ -177,14 +178,14 @@ pub fn report(
             "Compare with the reference: `cargo xtask solution {}`.",
             factor.number
         )?;
-        match status::next_after(manifest, factor) {
+        match next {
             Some(next) => writeln!(
                 out,
                 "Next: `cargo xtask check {}` ({}).",
                 next.number,
                 next.heading()
             )?,
-            None => writeln!(out, "That was the last factor available so far.")?,
+            None => writeln!(out, "Every factor available so far is green.")?,
         }
         Ok(Verdict::Green)
     } else {
@@ -228,7 +229,8 @@ mod tests {
             solution: false,
             verbose,
         };
-        let verdict = report(&manifest, factor, outcomes, &options, &mut out).unwrap();
+        let next = manifest.find("10").ok();
+        let verdict = report(factor, outcomes, &options, next, &mut out).unwrap();
         (verdict, String::from_utf8(out).unwrap())
     }
 

@@ -35,13 +35,6 @@ pub fn next_factor<'m>(root: &Path, manifest: &'m Manifest) -> Option<&'m Factor
         .find(|factor| !matches!(progress::state(root, factor), State::Green { .. }))
 }
 
-/// The next available factor after `factor`, in order.
-pub fn next_after<'m>(manifest: &'m Manifest, factor: &Factor) -> Option<&'m Factor> {
-    manifest
-        .available()
-        .find(|next| next.number > factor.number)
-}
-
 /// `cargo xtask` alone: the table and the next step.
 pub fn overview(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Verdict> {
     writeln!(out, "{}\n", term::bold("Twelve-Factor Rust"))?;
