@@ -143,7 +143,7 @@ fn not_connected(app: &App, given: &str, what: &str) -> String {
         "{what}{log}. The app was given its database in {given}, and that database is up and \
          holds notifications: the app does not use it. Each check creates its own database and \
          role with a random password, so a URL, user or password written in the code cannot log \
-         in; take the whole URL, credentials included, from DATABASE_URL"
+         in; take the whole URL, credentials included, from DATABASE_URL."
     )
 }
 
