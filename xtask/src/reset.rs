@@ -46,6 +46,10 @@ pub fn run(root: &Path, factors: &[&Factor], out: &mut impl Write) -> Result<Ver
         {
             bail!("{source} has no {dir}: nothing to restore it from");
         }
+        if as_shipped(root, source, &dir)? {
+            writeln!(out, "{dir} is as shipped already: nothing to reset.")?;
+            continue;
+        }
         let backup = root
             .join(".backups")
             .join(format!("{}-{stamp}", factor.dir_name()));
@@ -77,6 +81,15 @@ pub fn run(root: &Path, factors: &[&Factor], out: &mut impl Write) -> Result<Ver
         writeln!(out, "Restored {dir} as shipped (from {source}).")?;
     }
     Ok(Verdict::Green)
+}
+
+/// Whether `dir` is exactly as in `source`: no file changed, removed or added.
+fn as_shipped(root: &Path, source: &str, dir: &str) -> Result<bool> {
+    let unchanged = git(root, &["diff", "--quiet", source, "--", dir])?
+        .status
+        .success();
+    let added = git(root, &["ls-files", "--others", "--", dir])?.stdout;
+    Ok(unchanged && added.is_empty())
 }
 
 fn back_up(from: &Path, to: &Path) -> Result<usize> {
