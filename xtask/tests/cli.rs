@@ -217,6 +217,20 @@ fn reset_restores_the_shipped_exercise_and_keeps_a_backup() {
         std::fs::read_to_string(backup.join("src/extra.rs")).unwrap(),
         "// my new module\n"
     );
+
+    // Again, now that it is as shipped: nothing to back up.
+    assert_cmd_snapshot!(xtask(kit.path()).args(["reset", "6"]), @r"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    exercises/06-processes is as shipped already: nothing to reset.
+
+    ----- stderr -----
+    ");
+    let backups = std::fs::read_dir(kit.path().join(".backups"))
+        .unwrap()
+        .count();
+    assert_eq!(backups, 1, "a reset of an unchanged exercise made a backup");
 }
 
 #[test]
