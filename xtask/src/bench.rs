@@ -6,7 +6,7 @@
 //!   and where that time goes (Cargo's start-up, the rebuild, the checks);
 //! - the size of `target/`.
 
-use crate::manifest::Manifest;
+use crate::manifest::{Factor, Manifest};
 use crate::testrun::{self, Build, cargo};
 use crate::{Verdict, check, progress, services, watch};
 use anyhow::{Context, Result};
@@ -120,45 +120,34 @@ fn warm(root: &Path, runs: usize, out: &mut impl Write) -> Result<()> {
         runs,
         &times,
     )?;
-    breakdown(root, runs, out)
+    breakdown(root, &factor, runs, out)
 }
 
 /// Where a warm `check 6` spends its time. `cargo xtask check` runs Cargo twice (once for the alias
 /// that starts xtask, once to rebuild the exercise), and each run first loads and resolves the whole
 /// workspace: that start-up is a floor no change to the exercise can lower.
-fn breakdown(root: &Path, runs: usize, out: &mut impl Write) -> Result<()> {
-    let package = "ex06-processes";
-    let cargo_in_root = |args: &[&str]| {
-        let mut command = Command::new(cargo());
-        command.args(args).current_dir(root);
-        command
-    };
+fn breakdown(root: &Path, factor: &Factor, runs: usize, out: &mut impl Write) -> Result<()> {
+    let crate_dir = root.join(&factor.exercise);
+    let package = Factor::package(root, &factor.exercise)?;
     let startup = repeat(runs, || {
-        timed(&mut cargo_in_root(&[
-            "build",
-            "--quiet",
-            "--package",
-            "xtask",
-        ]))
+        let mut command = Command::new(cargo());
+        command
+            .args(["build", "--quiet", "--package", "xtask"])
+            .current_dir(root);
+        timed(&mut command)
     })?;
     let rebuild = edit_loop(root, runs, || {
         let clock = Instant::now();
-        testrun::build(root, package, true)?;
+        testrun::build(root, &package, true)?;
         Ok(clock.elapsed())
     })?;
-    let Build::Built { executables, .. } = testrun::build(root, package, true)? else {
+    let Build::Built { executables, .. } = testrun::build(root, &package, true)? else {
         anyhow::bail!("{package} does not compile");
     };
-    let cwd = root
-        .join(EDITED)
-        .ancestors()
-        .nth(2)
-        .unwrap_or(root)
-        .to_path_buf();
     let checks = repeat(runs, || {
         let clock = Instant::now();
         for executable in &executables {
-            testrun::run(executable, &cwd, None)?;
+            testrun::run(executable, &crate_dir, None)?;
         }
         Ok(clock.elapsed())
     })?;
