@@ -32,7 +32,9 @@ pub enum Build {
 ///
 /// With `incremental`, this one package compiles incrementally (the learner's edit loop, where it
 /// halves the time to a verdict); everything else does not, which keeps `target/` small (see
-/// `[profile.dev]` in the workspace's Cargo.toml).
+/// `[profile.dev]` in the workspace's Cargo.toml). Callers pass it for exercises and never for
+/// solutions, whatever the command: the setting is part of a build's identity, so `check` and
+/// `verify` then share one build of each crate instead of keeping two.
 pub fn build(root: &Path, package: &str, incremental: bool) -> Result<Build> {
     let mut command = Command::new(cargo());
     command

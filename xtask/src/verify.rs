@@ -192,10 +192,11 @@ fn layout(root: &Path, manifest: &Manifest) -> Result<String> {
     ))
 }
 
-/// Builds `dir`'s tests (no warnings allowed) and runs them.
-fn build_and_run(root: &Path, dir: &Path) -> Result<Vec<Outcome>> {
+/// Builds `dir`'s tests (no warnings allowed) and runs them. Exercises build incrementally, as
+/// `check` builds them, so the two share one build.
+fn build_and_run(root: &Path, dir: &Path, exercise: bool) -> Result<Vec<Outcome>> {
     let package = Factor::package(root, dir)?;
-    match testrun::build(root, &package, false)? {
+    match testrun::build(root, &package, exercise)? {
         Build::Failed { errors } => bail!("{package} does not compile:\n{}", errors.join("\n")),
         Build::Built { warnings, .. } if !warnings.is_empty() => {
             bail!("{package} compiles with warnings:\n{}", warnings.join("\n"))
@@ -212,7 +213,7 @@ fn build_and_run(root: &Path, dir: &Path) -> Result<Vec<Outcome>> {
 }
 
 fn exercise_is_red(root: &Path, factor: &Factor) -> Result<String> {
-    let outcomes = build_and_run(root, &factor.exercise)?;
+    let outcomes = build_and_run(root, &factor.exercise, true)?;
     let teaching = [
         format!("Factor {},", factor.roman),
         format!("Book: {}#", factor.page()),
@@ -253,7 +254,7 @@ fn exercise_is_red(root: &Path, factor: &Factor) -> Result<String> {
 }
 
 fn solution_is_green(root: &Path, factor: &Factor) -> Result<String> {
-    let outcomes = build_and_run(root, &factor.solution)?;
+    let outcomes = build_and_run(root, &factor.solution, false)?;
     if let Some(failure) = outcomes.iter().find(|outcome| !outcome.passed) {
         bail!("`{}` fails:\n{}", failure.name, failure.output);
     }
