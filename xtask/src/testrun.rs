@@ -247,7 +247,15 @@ pub fn parse(text: &str) -> Vec<Outcome> {
                 .flatten()
                 .min()
                 .unwrap_or(section.len());
-            outcome.output = section[..end].trim().to_string();
+            // The full output (`--verbose`), without libtest's advice about a backtrace that
+            // xtask turned off on purpose.
+            outcome.output = section[..end]
+                .lines()
+                .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE=1`"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim()
+                .to_string();
             outcome.explanation = panic_message(&outcome.output);
         }
     }
@@ -383,5 +391,6 @@ error: could not compile `ex06-processes` (bin \"ex06-processes\") due to 1 prev
             "replica A counts 133 and replica B counts 67"
         );
         assert!(outcomes[0].output.contains("── replica B"));
+        assert!(!outcomes[0].output.contains("RUST_BACKTRACE"));
     }
 }
