@@ -253,7 +253,8 @@ pub fn status(root: &Path, out: &mut impl Write) -> Result<bool> {
         }
     }
     if !all {
-        writeln!(out, "Start them with `cargo xtask services up`.")?;
+        // `up` starts what is down and leaves the rest alone.
+        writeln!(out, "Start what is down with `cargo xtask services up`.")?;
     }
     Ok(all)
 }
