@@ -10,6 +10,9 @@
 //! - [`postgres`]: a fresh database, owned by a fresh role with a random password, per test.
 //! - [`redis`]: a private Redis database index per test, leased through Redis itself.
 //! - [`proxy`]: a loopback TCP proxy a test can cut and restore to simulate an outage.
+//! - [`stub`]: a loopback HTTP server standing in for an upstream (a webhook): records every call,
+//!   answers as slowly as the test wants.
+//! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, open files.
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
 //! - [`services`]: where the backing services are (env, then `.env`, then the compose defaults).
@@ -22,9 +25,11 @@ pub mod http;
 pub mod lesson;
 pub mod noticeboard;
 pub mod postgres;
+pub mod procfs;
 pub mod proxy;
 pub mod redis;
 pub mod services;
+pub mod stub;
 
 pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
@@ -32,6 +37,7 @@ pub use lesson::{Lesson, lesson};
 pub use postgres::TestDatabase;
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
+pub use stub::HttpStub;
 
 /// The path of a binary Cargo built for the package whose tests are running.
 ///
