@@ -155,15 +155,36 @@ impl From<bool> for Verdict {
     }
 }
 
-/// The kit's root folder, from xtask's own location (`XTASK_ROOT` overrides it for xtask's tests).
-pub fn project_root() -> PathBuf {
-    match std::env::var_os("XTASK_ROOT") {
-        Some(root) => PathBuf::from(root),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf(),
+/// The kit's root folder: the nearest folder at or above the current one that holds `factors.toml`
+/// and `xtask/` (`XTASK_ROOT` overrides it for xtask's tests).
+///
+/// Found from where the command runs, never from a path compiled into the binary: with a target
+/// folder shared between two clones (`CARGO_TARGET_DIR`), the binary may have been built in the other.
+pub fn project_root() -> anyhow::Result<PathBuf> {
+    if let Some(root) = std::env::var_os("XTASK_ROOT") {
+        return Ok(PathBuf::from(root));
     }
+    let cwd = std::env::current_dir()
+        .map_err(|err| UsageError(format!("cannot read the current folder: {err}")))?;
+    cwd.ancestors()
+        .find(|dir| dir.join("factors.toml").is_file() && dir.join("xtask").is_dir())
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{} is not inside a Twelve-Factor Rust checkout (no factors.toml above it); \
+                 run cargo xtask from the kit's folder",
+                cwd.display()
+            ))
+            .into()
+        })
+}
+
+/// Whether `err`, or anything it was wrapped around, is a mistake in how the command was called.
+///
+/// Searching the whole chain keeps exit code 2 when a caller adds `.context(..)` to a usage error.
+fn is_usage_error(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.is::<UsageError>() || cause.is::<UnknownFactor>())
 }
 
 fn main() -> ExitCode {
@@ -189,8 +210,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(Verdict::Green) => ExitCode::SUCCESS,
         Ok(Verdict::Red) => ExitCode::from(1),
-        Err(err) if err.is::<UsageError>() || err.is::<UnknownFactor>() => {
-            eprintln!("error: {err}");
+        Err(err) if is_usage_error(&err) => {
+            eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
         Err(err) => {
@@ -201,8 +222,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Verdict> {
-    let root = project_root();
-    let out = &mut std::io::stdout().lock();
+    let root = project_root()?;
+    // A reader that stops early (`cargo xtask check 4 | head -2`) must not turn the verdict into an
+    // error: the rest of the output is dropped and the exit code stays the verdict's.
+    let out = &mut term::QuietPipe::new(std::io::stdout().lock());
     if let Some(Cmd::BookPreprocessor { args }) = &cli.command {
         return book::preprocess(&root, args).map(|()| Verdict::Green);
     }

@@ -12,6 +12,7 @@
 //! - [`proxy`]: a loopback TCP proxy a test can cut and restore to simulate an outage.
 //! - [`stub`]: a loopback HTTP server standing in for an upstream (a webhook): records every call,
 //!   answers as slowly as the test wants.
+//! - [`ports`]: ports leased so that no two checks on the machine get the same one.
 //! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, open files.
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
@@ -24,6 +25,7 @@ pub mod app;
 pub mod http;
 pub mod lesson;
 pub mod noticeboard;
+pub mod ports;
 pub mod postgres;
 pub mod procfs;
 pub mod proxy;

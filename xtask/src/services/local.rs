@@ -14,10 +14,7 @@ fn services_dir(root: &Path) -> PathBuf {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+    nix::unistd::geteuid().is_root()
 }
 
 /// Runs `program` as the `postgres` user when we are root, as ourselves otherwise.
@@ -113,10 +110,18 @@ fn postgres_base(root: &Path) -> PathBuf {
     if enters {
         return preferred;
     }
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    root.hash(&mut hasher);
-    std::env::temp_dir().join(format!("twelve-factor-rust-postgres-{:x}", hasher.finish()))
+    std::env::temp_dir().join(format!(
+        "twelve-factor-rust-postgres-{:016x}",
+        stable_hash(root.as_os_str().as_encoded_bytes())
+    ))
+}
+
+/// FNV-1a: the same value for the same kit folder with every Rust release (`DefaultHasher` makes
+/// no such promise, and a new name would orphan a learner's data).
+fn stable_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn postgres_dirs(root: &Path) -> PostgresDirs {
@@ -141,11 +146,7 @@ pub fn start_postgres(root: &Path, url: &Url) -> Result<()> {
     let host = url.host_str().unwrap_or("127.0.0.1");
     std::fs::create_dir_all(&dirs.sockets)?;
     if is_root() {
-        if !Command::new("id")
-            .arg("postgres")
-            .output()
-            .is_ok_and(|output| output.status.success())
-        {
+        if !matches!(nix::unistd::User::from_name("postgres"), Ok(Some(_))) {
             bail!(
                 "Postgres refuses to run as root and there is no `postgres` user to run it: \
                  create one (`useradd --system --home /var/lib/postgresql postgres`) or run as a normal user"
@@ -282,10 +283,15 @@ pub fn start_redis(root: &Path, url: &Url) -> Result<()> {
     run(command, "redis-server").map(drop)
 }
 
+/// The process named in `pid_file`, if it is still alive (signal 0 asks the kernel, on any Unix;
+/// `EPERM` means it lives but belongs to another user, such as `postgres`).
 fn pid_alive(pid_file: &Path) -> Option<u32> {
     let text = std::fs::read_to_string(pid_file).ok()?;
-    let pid: u32 = text.lines().next()?.trim().parse().ok()?;
-    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => u32::try_from(pid).ok(),
+        Err(_) => None,
+    }
 }
 
 /// Stops the local services this kit started; returns what it did, one line each.
@@ -304,9 +310,11 @@ pub fn stop_all(root: &Path, purge: bool) -> Result<Vec<String>> {
     }
     let redis = redis_files(root);
     if let Some(pid) = pid_alive(&redis.pid) {
-        let mut kill = Command::new("kill");
-        kill.arg(pid.to_string());
-        run(kill, "kill redis-server")?;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .context("cannot stop redis-server")?;
         for _ in 0..100 {
             if pid_alive(&redis.pid).is_none() {
                 break;
@@ -348,5 +356,14 @@ pub fn note(root: &Path, service: crate::manifest::Service) -> String {
             dir.strip_prefix(root).unwrap_or(&dir).display()
         ),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_data_folder_name_is_stable_across_rust_releases() {
+        // FNV-1a's published test vector: a changed function would orphan learners' data.
+        assert_eq!(super::stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 }
