@@ -508,6 +508,63 @@ error: could not compile `ex06-processes` (bin \"ex06-processes\") due to 1 prev
         assert!(unfinished(&[], &[], exit(0)).is_some());
     }
 
+    /// A stand-in for a check binary: lists two checks, reports one, then dies as `how` says.
+    fn fake_check_binary(dir: &Path, how: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("checks");
+        let script = format!(
+            "#!/bin/sh\nif [ \"$1\" = --list ]; then printf 'a: test\\nb: test\\n'; exit 0; fi\n\
+             echo 'running 2 tests'\necho 'test a ... ok'\n{how}\n"
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_check_binary_that_crashes_or_is_killed_part_way_is_an_error_not_a_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        for how in [
+            "kill -9 $$",
+            "exit 0",
+            "echo 'test b ... ok'; kill -ABRT $$",
+        ] {
+            let binary = fake_check_binary(dir.path(), how);
+            let err = run(&binary, dir.path(), None).unwrap_err().to_string();
+            assert!(
+                err.starts_with("the checks themselves did not finish"),
+                "{how}: {err}"
+            );
+        }
+        let binary = fake_check_binary(dir.path(), "echo 'test b ... ok'; exit 0");
+        let outcomes = run(&binary, dir.path(), None).unwrap();
+        assert!(outcomes.iter().all(|outcome| outcome.passed) && outcomes.len() == 2);
+    }
+
+    #[test]
+    fn the_apps_a_check_started_do_not_outlive_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("app.pid");
+        // The "check" leaves a background app behind, as a check binary that aborts would.
+        let how = format!(
+            "sleep 60 & echo $! > {}; echo 'test b ... ok'; exit 0",
+            pid_file.display()
+        );
+        let binary = fake_check_binary(dir.path(), &how);
+        run(&binary, dir.path(), None).unwrap();
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let alive = nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ");
+        assert!(!alive, "the app started by the check is still running");
+    }
+
     #[test]
     fn a_failure_is_explained_by_its_panic_message_alone() {
         let outcomes = parse(LIBTEST);
