@@ -7,6 +7,7 @@
 mod bench;
 mod book;
 mod check;
+mod conventions;
 mod doctor;
 mod hint;
 mod manifest;

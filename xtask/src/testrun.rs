@@ -39,10 +39,41 @@ pub enum Build {
 /// solutions, whatever the command: the setting is part of a build's identity, so `check` and
 /// `verify` then share one build of each crate instead of keeping two.
 pub fn build(root: &Path, package: &str, incremental: bool) -> Result<Build> {
+    cargo_build(
+        root,
+        &["test", "--no-run", "--package", package],
+        package,
+        incremental,
+    )
+}
+
+/// `cargo build --bins -p <package>`: the binaries of an app that another package's checks judge
+/// (a solution, judged by the checks compiled with its exercise). No executables are reported.
+pub fn build_app(root: &Path, package: &str) -> Result<Build> {
+    cargo_build(
+        root,
+        &["build", "--bins", "--package", package],
+        package,
+        false,
+    )
+}
+
+/// Set by `verify`: builds must not touch `Cargo.lock` (a learner's `check` may, when the lesson is
+/// adding a dependency).
+static LOCKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, every build of this process runs with `--locked`.
+pub fn require_locked() {
+    LOCKED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn cargo_build(root: &Path, args: &[&str], package: &str, incremental: bool) -> Result<Build> {
     let mut command = Command::new(cargo());
+    command.current_dir(root).args(args);
+    if LOCKED.load(std::sync::atomic::Ordering::SeqCst) {
+        command.arg("--locked");
+    }
     command
-        .current_dir(root)
-        .args(["test", "--no-run", "--package", package])
         // Colour only for a terminal.
         .arg(if crate::term::interactive() {
             "--color=always"
@@ -180,6 +211,30 @@ pub struct Outcome {
     pub output: String,
 }
 
+/// Another package's binaries for a factor's checks to judge.
+///
+/// A factor's checks are compiled once, with its exercise; the same check binary judges the
+/// reference solution (or any app) when told where that app's binaries are. The harness reads the
+/// `KIT_APP_*` variables (`kit_harness::app_binary!`).
+pub struct Judged {
+    pub package: String,
+    pub manifest_dir: PathBuf,
+}
+
+impl Judged {
+    fn point(&self, command: &mut Command, check_binary: &Path) {
+        // Cargo puts test binaries in `<profile>/deps/` and package binaries in `<profile>/`.
+        let bin_dir = check_binary
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."));
+        command
+            .env("KIT_APP_PACKAGE", &self.package)
+            .env("KIT_APP_BIN_DIR", bin_dir)
+            .env("KIT_APP_MANIFEST_DIR", &self.manifest_dir);
+    }
+}
+
 /// Runs a libtest executable with `cwd` as working directory (Cargo uses the package root).
 ///
 /// The outcomes count only if the run finished: the binary exited as libtest does (0 when every
@@ -189,9 +244,17 @@ pub struct Outcome {
 ///
 /// The binary runs in a process group of its own, and the whole group is killed when it ends or
 /// times out, so no app a check started outlives the run (holding ports and databases).
-pub fn run(executable: &Path, cwd: &Path, filter: Option<&str>) -> Result<Vec<Outcome>> {
+pub fn run(
+    executable: &Path,
+    cwd: &Path,
+    filter: Option<&str>,
+    judged: Option<&Judged>,
+) -> Result<Vec<Outcome>> {
     let expected = list(executable, cwd, filter)?;
     let mut command = Command::new(executable);
+    if let Some(judged) = judged {
+        judged.point(&mut command, executable);
+    }
     command
         .current_dir(cwd)
         .env("RUST_BACKTRACE", "0")
@@ -530,14 +593,16 @@ error: could not compile `ex06-processes` (bin \"ex06-processes\") due to 1 prev
             "echo 'test b ... ok'; kill -ABRT $$",
         ] {
             let binary = fake_check_binary(dir.path(), how);
-            let err = run(&binary, dir.path(), None).unwrap_err().to_string();
+            let err = run(&binary, dir.path(), None, None)
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.starts_with("the checks themselves did not finish"),
                 "{how}: {err}"
             );
         }
         let binary = fake_check_binary(dir.path(), "echo 'test b ... ok'; exit 0");
-        let outcomes = run(&binary, dir.path(), None).unwrap();
+        let outcomes = run(&binary, dir.path(), None, None).unwrap();
         assert!(outcomes.iter().all(|outcome| outcome.passed) && outcomes.len() == 2);
     }
 
@@ -551,7 +616,7 @@ error: could not compile `ex06-processes` (bin \"ex06-processes\") due to 1 prev
             pid_file.display()
         );
         let binary = fake_check_binary(dir.path(), &how);
-        run(&binary, dir.path(), None).unwrap();
+        run(&binary, dir.path(), None, None).unwrap();
         let pid: i32 = std::fs::read_to_string(&pid_file)
             .unwrap()
             .trim()

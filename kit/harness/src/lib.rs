@@ -32,6 +32,7 @@ pub mod proxy;
 pub mod redis;
 pub mod services;
 pub mod stub;
+pub mod target;
 
 pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
@@ -41,22 +42,37 @@ pub use proxy::TcpProxy;
 pub use redis::TestRedis;
 pub use stub::HttpStub;
 
-/// The path of a binary Cargo built for the package whose tests are running.
+/// The path of a binary of the app under test.
 ///
-/// Exercise and solution packages differ in name, so the shared check files cannot name binaries
-/// literally. `app_binary!()` is the package's default binary (`CARGO_BIN_EXE_<package>`);
-/// `app_binary!("migrate")` is the binary `<package>-migrate` (declare it with `[[bin]]`).
+/// A factor's checks are compiled once, with its exercise, and judge whichever app xtask points
+/// them at (`cargo xtask check N --solution` judges the reference): so the check files never name
+/// binaries literally. `app_binary!()` is the app's default binary; `app_binary!("migrate")` is
+/// its binary `<package>-migrate` (declare it with `[[bin]]`). Without xtask's `KIT_APP_*`
+/// variables (a plain `cargo test -p exNN-…`), they are the binaries of the package being tested.
 #[macro_export]
 macro_rules! app_binary {
     () => {
-        env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")))
+        $crate::target::binary(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))), "")
     };
     ($suffix:literal) => {
-        env!(concat!(
-            "CARGO_BIN_EXE_",
-            env!("CARGO_PKG_NAME"),
-            "-",
-            $suffix
-        ))
+        $crate::target::binary(
+            env!(concat!(
+                "CARGO_BIN_EXE_",
+                env!("CARGO_PKG_NAME"),
+                "-",
+                $suffix
+            )),
+            concat!("-", $suffix),
+        )
+    };
+}
+
+/// The folder of the app under test's package (its `Cargo.toml`), for checks that judge how the
+/// app is built. The same rule as [`app_binary!`]: xtask's `KIT_APP_MANIFEST_DIR`, else the package
+/// being tested.
+#[macro_export]
+macro_rules! app_manifest_dir {
+    () => {
+        $crate::target::manifest_dir(env!("CARGO_MANIFEST_DIR"))
     };
 }
