@@ -20,6 +20,7 @@ mod solution;
 mod status;
 mod term;
 mod testrun;
+mod tools;
 mod verify;
 mod watch;
 
@@ -90,7 +91,12 @@ enum Cmd {
     Doctor,
     /// The maintainer's gate: every exercise red for its intended reason, every solution green,
     /// clippy, rustfmt, xtask's own tests, the compose file and the book.
-    Verify,
+    Verify {
+        /// Run every factor's checks this many times (exercise and solution): a check that fails
+        /// once in N is a flaky check, and fails the gate.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
+    },
     /// Build the book (`--open` to read it, `--serve` to rebuild as you edit).
     Book {
         #[arg(long)]
@@ -283,7 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             ServicesCmd::Status => services::status(&root, out).map(Verdict::from),
         },
         Cmd::Doctor => doctor::run(&root, &manifest, out),
-        Cmd::Verify => verify::run(&root, &manifest, out),
+        Cmd::Verify { repeat } => verify::run(&root, &manifest, repeat, out),
         Cmd::Book { open, serve } => book::run(&root, open, serve, out),
         Cmd::Bench { runs, skip_cold } => bench::run(&root, runs, skip_cold, out),
         Cmd::BookPreprocessor { .. } => unreachable!("handled above"),

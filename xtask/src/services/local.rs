@@ -135,10 +135,13 @@ fn postgres_dirs(root: &Path) -> PostgresDirs {
 }
 
 pub fn start_postgres(root: &Path, url: &Url) -> Result<()> {
-    let bin = postgres_bin_dir().context(
-        "no Postgres server binaries (pg_ctl) found: install them (Debian/Ubuntu: `apt-get install postgresql`; \
-         macOS: `brew install postgresql@15`) or run Docker",
-    )?;
+    let bin = match postgres_bin_dir() {
+        Some(bin) => bin,
+        None => {
+            crate::tools::install(&crate::tools::POSTGRES)?;
+            postgres_bin_dir().context("Postgres was installed, but no pg_ctl was found")?
+        }
+    };
     let dirs = postgres_dirs(root);
     let user = url.username();
     let password = url.password().unwrap_or_default();
@@ -248,10 +251,13 @@ fn redis_files(root: &Path) -> RedisFiles {
 }
 
 pub fn start_redis(root: &Path, url: &Url) -> Result<()> {
-    let server = redis_server().context(
-        "no redis-server found: install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: \
-         `brew install redis`) or run Docker",
-    )?;
+    let server = match redis_server() {
+        Some(server) => server,
+        None => {
+            crate::tools::install(&crate::tools::REDIS)?;
+            redis_server().context("Redis was installed, but no redis-server was found")?
+        }
+    };
     let files = redis_files(root);
     std::fs::create_dir_all(&files.dir)?;
     let mut command = Command::new(server);
