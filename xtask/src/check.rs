@@ -2,7 +2,7 @@
 
 use crate::manifest::{Factor, Manifest};
 use crate::testrun::{self, Build, Outcome};
-use crate::{Verdict, progress, services, status, term};
+use crate::{Verdict, integrity, progress, services, status, term};
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
@@ -92,7 +92,11 @@ pub fn run(
     }
     // Recorded first, so the next step is the one `cargo xtask` alone now shows.
     let next = status::next_factor(root, manifest);
-    report(factor, &outcomes, &options, next, out)
+    let verdict = report(factor, &outcomes, &options, next, out)?;
+    if let Some(warning) = integrity::warning(root, factor) {
+        write!(out, "\n{}", term::wrap(&format!("⚠ {warning}"), 0))?;
+    }
+    Ok(verdict)
 }
 
 /// A factor's checks, built, and what they judge.

@@ -10,6 +10,7 @@ mod check;
 mod conventions;
 mod doctor;
 mod hint;
+mod integrity;
 mod manifest;
 mod memory;
 mod progress;
@@ -116,6 +117,9 @@ enum Cmd {
     /// mdBook preprocessor for the book (run by mdBook, not by people).
     #[command(hide = true)]
     BookPreprocessor { args: Vec<String> },
+    /// Maintainers: record the checks and harness as shipped (`kit/checks/SHIPPED`).
+    #[command(hide = true)]
+    BlessChecks,
 }
 
 #[derive(Subcommand)]
@@ -293,6 +297,14 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
         Cmd::Book { open, serve } => book::run(&root, open, serve, out),
         Cmd::Bench { runs, skip_cold } => bench::run(&root, runs, skip_cold, out),
         Cmd::BookPreprocessor { .. } => unreachable!("handled above"),
+        Cmd::BlessChecks => {
+            let count = integrity::bless(&root)?;
+            std::io::Write::write_fmt(
+                out,
+                format_args!("Recorded {count} files in kit/checks/SHIPPED.\n"),
+            )?;
+            Ok(Verdict::Green)
+        }
     }
 }
 

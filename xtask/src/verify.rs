@@ -7,7 +7,7 @@
 
 use crate::manifest::{Factor, Manifest, Service};
 use crate::testrun::{self, Outcome, cargo};
-use crate::{Verdict, book, check, conventions, services, term, tools};
+use crate::{Verdict, book, check, conventions, integrity, services, term, tools};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use std::io::Write;
@@ -38,6 +38,9 @@ pub fn run(root: &Path, manifest: &Manifest, repeat: u32, out: &mut impl Write) 
             "crate conventions (dependencies, check targets, hints)",
             || conventions::check(root, manifest),
         ),
+        step("kit/checks/SHIPPED records the checks as they are", || {
+            integrity::check_record(root)
+        }),
         step("backing services", || {
             services::ensure(root, &Service::ALL, &mut std::io::sink()).map(|()| String::new())
         }),

@@ -112,16 +112,10 @@ fn postgres_base(root: &Path) -> PathBuf {
     }
     std::env::temp_dir().join(format!(
         "twelve-factor-rust-postgres-{:016x}",
-        stable_hash(root.as_os_str().as_encoded_bytes())
+        // FNV-1a gives the same name for the same folder with every Rust release
+        // (`DefaultHasher` makes no such promise, and a new name would orphan a learner's data).
+        crate::integrity::fnv1a(root.as_os_str().as_encoded_bytes())
     ))
-}
-
-/// FNV-1a: the same value for the same kit folder with every Rust release (`DefaultHasher` makes
-/// no such promise, and a new name would orphan a learner's data).
-fn stable_hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 fn postgres_dirs(root: &Path) -> PostgresDirs {
@@ -362,14 +356,5 @@ pub fn note(root: &Path, service: crate::manifest::Service) -> String {
             dir.strip_prefix(root).unwrap_or(&dir).display()
         ),
         None => String::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_data_folder_name_is_stable_across_rust_releases() {
-        // FNV-1a's published test vector: a changed function would orphan learners' data.
-        assert_eq!(super::stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 }
