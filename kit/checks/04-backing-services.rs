@@ -78,6 +78,15 @@ fn attach_through(proxy: &TcpProxy, redis: &TestRedis) -> (App, String) {
     let app = attach("the app", &url);
     visit(&app, &url);
     visit(&app, &url);
+    backing_services().ensure(proxy.connections() > 0, "the-anti-pattern", || {
+        format!(
+            "the app was given REDIS_URL={url} and counted 2 visits, but it never connected to \
+             port {port}: the port in REDIS_URL was ignored (a port written into the code?), so \
+             cutting that Redis off could not touch it. Find Redis through REDIS_URL, all of it \
+             (host, port, password and database index)",
+            port = proxy.port(),
+        )
+    });
     let stored = stored_visits(redis);
     backing_services().ensure(stored.as_deref() == Some("2"), "the-anti-pattern", || {
         format!(

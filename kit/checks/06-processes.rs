@@ -92,9 +92,16 @@ fn visits_are_shared_between_replicas() {
         )
     });
     processes().ensure(seen_a <= total, "the-fix", || {
+        let keys = redis.keys();
+        let held = if keys.is_empty() {
+            "is empty".to_string()
+        } else {
+            format!("holds {keys:?}")
+        };
         format!(
-            "the replicas count {seen_a} visits, but only {total} were made: the count lives outside \
-             the Redis database they were given (a file every process on this machine shares?)"
+            "the replicas count {seen_a} visits, but only {total} were made, and the Redis \
+             database in their REDIS_URL {held}: the count is kept somewhere else, somewhere that \
+             already held visits before this check started"
         )
     });
     processes().ensure(seen_a == total, "the-fix", || {

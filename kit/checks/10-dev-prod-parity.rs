@@ -537,3 +537,61 @@ fn development_without_database_url_refuses_to_start() {
         thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A development run may not swap the database for another store when the one it was given cannot
+/// be used: not when Postgres is unreachable, and not when `DATABASE_URL` names another kind of
+/// store (`memory:`, SQLite). It stops at once, or it answers errors; it never stores a
+/// notification anywhere else, exactly as production would not.
+#[test]
+fn development_never_stores_notifications_outside_the_postgres_it_was_given() {
+    let nothing_listens = kit_harness::app::free_port();
+    let cases = [
+        (
+            format!("postgres://dev:dev@localhost:{nothing_listens}/noticeboard"),
+            "names a Postgres that does not answer",
+        ),
+        ("memory:".to_string(), "names an in-memory store"),
+        (
+            "sqlite::memory:".to_string(),
+            "names an in-memory SQLite database",
+        ),
+        ("sqlite://noticeboard.db".to_string(), "names a SQLite file"),
+    ];
+    for (url, what) in &cases {
+        let mut app = development(Some("development"), None)
+            .name(format!(
+                "development (APP_ENV=development, DATABASE_URL={url})"
+            ))
+            .env("DATABASE_URL", url)
+            .start();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let stored = loop {
+            if app.poll_exit().is_some() {
+                break None; // It refused to start: right.
+            }
+            if app.try_get("/health").is_ok() {
+                let reply = post(&app, "ada", "stored where?");
+                break Some(reply);
+            }
+            parity().ensure(Instant::now() < deadline, "the-fix", || {
+                format!(
+                    "with DATABASE_URL={url} (it {what}), the development run neither exited nor \
+                     answered GET /health within 5 s"
+                )
+            });
+            thread::sleep(Duration::from_millis(10));
+        };
+        if let Some(reply) = stored {
+            parity().ensure(!reply.is_success(), "the-anti-pattern", || {
+                format!(
+                    "with APP_ENV=development and DATABASE_URL={url} (it {what}), the app answered \
+                     POST /notifications with {}: it stored the notification in another store. \
+                     Development must use the Postgres in DATABASE_URL or fail loudly (exit at \
+                     start-up, or answer errors), exactly as production does",
+                    status_text(reply.status)
+                )
+            });
+        }
+        app.kill();
+    }
+}

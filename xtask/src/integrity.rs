@@ -3,7 +3,7 @@
 //! A learner who edits a check file or the harness can make anything green. That is allowed (people
 //! experiment), but a verdict then says so, and so does `status --json` for the instructor.
 //! `kit/checks/SHIPPED` records a fingerprint of each file the checks are made of; maintainers
-//! refresh it with `cargo xtask bless-checks` after changing a check, and `verify` fails while it
+//! refresh it with `cargo xtask verify --bless` after changing a check, and `verify` fails while it
 //! is stale.
 
 use crate::manifest::Factor;
@@ -108,13 +108,13 @@ pub fn warning(root: &Path, factor: &Factor) -> Option<String> {
     ))
 }
 
-/// Rewrites the record from the files as they are (`cargo xtask bless-checks`).
+/// Rewrites the record from the files as they are (`cargo xtask verify --bless`).
 pub fn bless(root: &Path) -> Result<usize> {
     let now = current(root);
     let mut text = String::from(
         "# Fingerprints (FNV-1a) of the files the checks are made of, as the kit ships them.\n\
          # `cargo xtask check` and `status` say when a learner's copy differs. After changing a check\n\
-         # or the harness, run `cargo xtask bless-checks`; `cargo xtask verify` fails while this is stale.\n",
+         # or the harness, run `cargo xtask verify --bless`; `cargo xtask verify` fails while this is stale.\n",
     );
     for (file, hash) in &now {
         text.push_str(&format!("{hash}  {file}\n"));
@@ -134,7 +134,7 @@ pub fn check_record(root: &Path) -> Result<String> {
         .collect();
     ensure!(
         stale.is_empty(),
-        "{RECORD} is stale for {:?}: after changing checks or the harness, run `cargo xtask bless-checks`",
+        "{RECORD} is stale for {:?}: after changing checks or the harness, run `cargo xtask verify --bless`",
         stale
     );
     Ok(format!("{} files", now.len()))

@@ -11,8 +11,10 @@ mod conventions;
 mod doctor;
 mod hint;
 mod integrity;
+mod lessons;
 mod manifest;
 mod memory;
+mod mistakes;
 mod progress;
 mod reset;
 mod services;
@@ -97,6 +99,14 @@ enum Cmd {
         /// once in N is a flaky check, and fails the gate.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
         repeat: u32,
+        /// Record what the checks now say instead of comparing: the lesson each intended failure
+        /// teaches (`kit/checks/*.lessons`) and the shipped checks' fingerprints. After changing a
+        /// check on purpose.
+        #[arg(long)]
+        bless: bool,
+        /// Run only the steps whose name contains this text (e.g. `mistakes`, `06-processes`).
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Build the book (`--open` to read it, `--serve` to rebuild as you edit).
     Book {
@@ -117,9 +127,6 @@ enum Cmd {
     /// mdBook preprocessor for the book (run by mdBook, not by people).
     #[command(hide = true)]
     BookPreprocessor { args: Vec<String> },
-    /// Maintainers: record the checks and harness as shipped (`kit/checks/SHIPPED`).
-    #[command(hide = true)]
-    BlessChecks,
 }
 
 #[derive(Subcommand)]
@@ -293,18 +300,23 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             ServicesCmd::Status => services::status(&root, out).map(Verdict::from),
         },
         Cmd::Doctor => doctor::run(&root, &manifest, out),
-        Cmd::Verify { repeat } => verify::run(&root, &manifest, repeat, out),
+        Cmd::Verify {
+            repeat,
+            bless,
+            only,
+        } => verify::run(
+            &root,
+            &manifest,
+            verify::Options {
+                repeat,
+                bless,
+                only,
+            },
+            out,
+        ),
         Cmd::Book { open, serve } => book::run(&root, open, serve, out),
         Cmd::Bench { runs, skip_cold } => bench::run(&root, runs, skip_cold, out),
         Cmd::BookPreprocessor { .. } => unreachable!("handled above"),
-        Cmd::BlessChecks => {
-            let count = integrity::bless(&root)?;
-            std::io::Write::write_fmt(
-                out,
-                format_args!("Recorded {count} files in kit/checks/SHIPPED.\n"),
-            )?;
-            Ok(Verdict::Green)
-        }
     }
 }
 

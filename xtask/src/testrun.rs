@@ -67,6 +67,18 @@ pub fn require_locked() {
     LOCKED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// `cargo build --bins` of a package that is a workspace of its own (`manifest`), into `target_dir`.
+pub fn build_standalone_app(manifest: &Path, target_dir: &Path) -> Result<Build> {
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let mut command = Command::new(cargo());
+    command
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .args(["build", "--bins", "--manifest-path"])
+        .arg(manifest);
+    run_build(command, dir)
+}
+
 fn cargo_build(root: &Path, args: &[&str], package: &str, incremental: bool) -> Result<Build> {
     let mut command = Command::new(cargo());
     command.current_dir(root).args(args);
@@ -86,6 +98,11 @@ fn cargo_build(root: &Path, args: &[&str], package: &str, incremental: bool) -> 
             &format!("profile.dev.package.{package}.incremental=true"),
         ]);
     }
+    run_build(command, root)
+}
+
+/// Runs a cargo build command and sorts its human output into executables and diagnostics.
+fn run_build(mut command: Command, root: &Path) -> Result<Build> {
     let output = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

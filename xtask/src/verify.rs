@@ -7,7 +7,9 @@
 
 use crate::manifest::{Factor, Manifest, Service};
 use crate::testrun::{self, Outcome, cargo};
-use crate::{Verdict, book, check, conventions, integrity, services, term, tools};
+use crate::{
+    Verdict, book, check, conventions, integrity, lessons, mistakes, services, term, tools,
+};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use std::io::Write;
@@ -28,8 +30,30 @@ fn step<'a>(name: impl Into<String>, run: impl Fn() -> Result<String> + 'a) -> S
     }
 }
 
-pub fn run(root: &Path, manifest: &Manifest, repeat: u32, out: &mut impl Write) -> Result<Verdict> {
+/// How `verify` runs: `repeat` every factor's checks; with `bless`, record what the checks now say
+/// (the lessons of intended failures, the fingerprints of the shipped checks) instead of comparing.
+pub struct Options {
+    pub repeat: u32,
+    pub bless: bool,
+    /// Only the steps whose name contains this.
+    pub only: Option<String>,
+}
+
+pub fn run(
+    root: &Path,
+    manifest: &Manifest,
+    options: Options,
+    out: &mut impl Write,
+) -> Result<Verdict> {
+    let Options {
+        repeat,
+        bless,
+        only,
+    } = options;
     let started = Instant::now();
+    if bless {
+        integrity::bless(root)?;
+    }
     // A silently rewritten Cargo.lock is a failure of the gate, not a side effect of it.
     testrun::require_locked();
     let mut steps = vec![
@@ -49,11 +73,15 @@ pub fn run(root: &Path, manifest: &Manifest, repeat: u32, out: &mut impl Write) 
         let name = factor.dir_name();
         steps.push(step(
             format!("exercise {name} is red for its intended reason"),
-            move || repeated(repeat, || exercise_is_red(root, factor)),
+            move || repeated(repeat, || exercise_is_red(root, factor, bless)),
         ));
         steps.push(step(format!("solution {name} is green"), move || {
             repeated(repeat, || solution_is_green(root, factor))
         }));
+        steps.push(step(
+            format!("mistakes over solution {name} are caught, each by its check"),
+            move || mistakes::all_caught(root, factor),
+        ));
     }
     steps.extend([
         step("harness and xtask tests", || {
@@ -102,6 +130,14 @@ pub fn run(root: &Path, manifest: &Manifest, repeat: u32, out: &mut impl Write) 
         }),
     ]);
 
+    if let Some(only) = &only {
+        steps.retain(|step| step.name.contains(only.as_str()));
+        if steps.is_empty() {
+            return Err(
+                crate::UsageError(format!("no verify step's name contains {only:?}")).into(),
+            );
+        }
+    }
     let mut failed = Vec::new();
     for Step { name, run } in &steps {
         if term::interactive() {
@@ -256,7 +292,7 @@ fn build_and_run(root: &Path, factor: &Factor, solution: bool) -> Result<Vec<Out
     Ok(outcomes)
 }
 
-fn exercise_is_red(root: &Path, factor: &Factor) -> Result<String> {
+fn exercise_is_red(root: &Path, factor: &Factor, bless: bool) -> Result<String> {
     let outcomes = build_and_run(root, factor, false)?;
     let teaching = [
         format!("Factor {},", factor.roman),
@@ -278,6 +314,11 @@ fn exercise_is_red(root: &Path, factor: &Factor) -> Result<String> {
             "`{intended}` fails, but not with a teaching message (rule and book link):\n{}",
             outcome.explanation
         );
+    }
+    if bless {
+        lessons::bless(root, factor, &outcomes)?;
+    } else {
+        lessons::compare(root, factor, &outcomes)?;
     }
     let unintended: Vec<&Outcome> = outcomes
         .iter()

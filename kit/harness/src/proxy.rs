@@ -6,7 +6,7 @@
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -20,6 +20,7 @@ struct Shared {
     cut: AtomicBool,
     stopped: AtomicBool,
     open: Mutex<Vec<TcpStream>>,
+    accepted: AtomicUsize,
 }
 
 impl TcpProxy {
@@ -32,6 +33,7 @@ impl TcpProxy {
             cut: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             open: Mutex::new(Vec::new()),
+            accepted: AtomicUsize::new(0),
         });
         let accepting = Arc::clone(&shared);
         thread::spawn(move || {
@@ -40,6 +42,7 @@ impl TcpProxy {
                     break;
                 }
                 let Ok(client) = client else { continue };
+                accepting.accepted.fetch_add(1, Ordering::SeqCst);
                 if accepting.cut.load(Ordering::SeqCst) {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
@@ -57,6 +60,12 @@ impl TcpProxy {
 
     pub fn port(&self) -> u16 {
         self.local.port()
+    }
+
+    /// How many connections clients have opened through the proxy so far (refused ones included):
+    /// proof that an app reached its backing service through the address it was given.
+    pub fn connections(&self) -> usize {
+        self.shared.accepted.load(Ordering::SeqCst)
     }
 
     /// Starts the outage: resets open connections and refuses new ones.

@@ -1,0 +1,210 @@
+//! Mistake fixtures: the wrong fixes each chapter names, as small patches over the reference
+//! solution, each with the check it must trip and what that check must say. They are the tests of
+//! the checker: a check that stops catching a mistake, or catches it with a message that teaches
+//! something else, fails `verify`.
+//!
+//! `kit/mistakes/<NN-slug>.toml` lists a factor's mistakes; each patch (`git diff` format, paths
+//! relative to the solution's folder) lives beside it. `verify` applies each patch to a copy of the
+//! solution under `target/mistakes/`, builds the copy as a package of its own (sharing the kit's
+//! target folder, so only the copy compiles), and runs the factor's check binary against it.
+
+use crate::check;
+use crate::manifest::Factor;
+use crate::testrun::{self, Build, Judged};
+use anyhow::{Context, Result, bail, ensure};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use toml::{Table, Value};
+
+#[derive(Deserialize)]
+struct Mistakes {
+    #[serde(default)]
+    mistake: Vec<Mistake>,
+}
+
+/// One wrong fix a learner makes.
+#[derive(Deserialize)]
+pub struct Mistake {
+    /// Short and unique within the factor, e.g. `get-then-set`.
+    pub name: String,
+    /// What the mistake is, in a sentence.
+    pub about: String,
+    /// The patch file, relative to `kit/mistakes/`.
+    pub patch: String,
+    /// The check that must fail.
+    pub fails: String,
+    /// Words its failure message must contain (what it must teach).
+    pub teaches: String,
+}
+
+fn list_path(root: &Path, factor: &Factor) -> PathBuf {
+    root.join("kit/mistakes")
+        .join(format!("{}.toml", factor.dir_name()))
+}
+
+/// The factor's mistakes (none when it has no list yet).
+pub fn of(root: &Path, factor: &Factor) -> Result<Vec<Mistake>> {
+    let path = list_path(root, factor);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&path)?;
+    let list: Mistakes =
+        toml::from_str(&text).with_context(|| format!("{} does not parse", path.display()))?;
+    Ok(list.mistake)
+}
+
+/// `verify`'s step for one factor: every mistake is caught by the right check, teaching the right
+/// thing.
+pub fn all_caught(root: &Path, factor: &Factor) -> Result<String> {
+    let mistakes = of(root, factor)?;
+    if mistakes.is_empty() {
+        return Ok("no mistake fixtures yet".into());
+    }
+    let built = match check::build(root, factor, false)? {
+        Err((package, errors)) => bail!("{package} does not compile:\n{}", errors.join("\n")),
+        Ok(built) => built,
+    };
+    for mistake in &mistakes {
+        caught(root, factor, mistake, &built.executables)
+            .with_context(|| format!("mistake `{}` ({})", mistake.name, mistake.about))?;
+    }
+    Ok(format!("{} mistakes caught", mistakes.len()))
+}
+
+fn caught(root: &Path, factor: &Factor, mistake: &Mistake, checks: &[PathBuf]) -> Result<()> {
+    let package = format!("mistake{:02}-{}", factor.number, mistake.name);
+    let copy = root.join("target/mistakes").join(&package);
+    prepare(root, factor, mistake, &package, &copy)?;
+    // Same target folder, same profile, same locked versions: only the copy compiles.
+    let build = testrun::build_standalone_app(&copy.join("Cargo.toml"), &root.join("target"))?;
+    if let Build::Failed { errors } = build {
+        bail!(
+            "the patched solution does not compile:\n{}",
+            errors.join("\n")
+        );
+    }
+    let judged = Judged {
+        package: package.clone(),
+        manifest_dir: copy.clone(),
+    };
+    let mut outcomes = Vec::new();
+    for executable in checks {
+        outcomes.extend(testrun::run(
+            executable,
+            &copy,
+            Some(&mistake.fails),
+            Some(&judged),
+        )?);
+    }
+    let outcome = outcomes
+        .iter()
+        .find(|outcome| outcome.name == mistake.fails)
+        .with_context(|| format!("no check named `{}` ran", mistake.fails))?;
+    ensure!(
+        !outcome.passed,
+        "`{}` passes: the checks let this mistake through",
+        mistake.fails
+    );
+    ensure!(
+        outcome.explanation.contains(&mistake.teaches),
+        "`{}` fails, but its message does not say {:?}:\n{}",
+        mistake.fails,
+        mistake.teaches,
+        outcome.explanation
+    );
+    Ok(())
+}
+
+/// A fresh copy of the solution with the patch applied, as a standalone package named `package`.
+fn prepare(
+    root: &Path,
+    factor: &Factor,
+    mistake: &Mistake,
+    package: &str,
+    copy: &Path,
+) -> Result<()> {
+    if copy.exists() {
+        std::fs::remove_dir_all(copy)?;
+    }
+    let solution = root.join(&factor.solution);
+    for file in crate::progress::files_under(&solution) {
+        let target = copy.join(file.strip_prefix(&solution)?);
+        std::fs::create_dir_all(target.parent().unwrap())?;
+        std::fs::copy(&file, &target)?;
+    }
+    let patch = root.join("kit/mistakes").join(&mistake.patch);
+    let output = Command::new("git")
+        .args(["apply", "--unidiff-zero", "-p1"])
+        .arg(&patch)
+        .current_dir(copy)
+        .output()
+        .context("cannot run git apply")?;
+    ensure!(
+        output.status.success(),
+        "{} no longer applies to {}: {}",
+        mistake.patch,
+        factor.solution.display(),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    let solution_package = Factor::package(root, &factor.solution)?;
+    let manifest = standalone_manifest(root, &copy.join("Cargo.toml"), &solution_package, package)?;
+    std::fs::write(copy.join("Cargo.toml"), manifest)?;
+    std::fs::copy(root.join("Cargo.lock"), copy.join("Cargo.lock"))?;
+    Ok(())
+}
+
+/// The solution's Cargo.toml made standalone: renamed, with what it inherited from the workspace
+/// written out, and the workspace's profiles, so its dependencies are the very builds already in
+/// the target folder.
+fn standalone_manifest(root: &Path, path: &Path, from: &str, to: &str) -> Result<String> {
+    let workspace: Table = toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml"))?)?;
+    let shared = &workspace["workspace"];
+    let mut manifest: Table = toml::from_str(&std::fs::read_to_string(path)?)?;
+    if let Some(Value::Table(package)) = manifest.get_mut("package") {
+        package.insert("name".into(), Value::String(to.into()));
+        for (key, value) in package.iter_mut() {
+            if is_inherited(value) {
+                *value = shared["package"][key.as_str()].clone();
+            }
+        }
+    }
+    if let Some(Value::Array(bins)) = manifest.get_mut("bin") {
+        for bin in bins {
+            if let Some(Value::String(name)) = bin.get_mut("name") {
+                *name = name.replacen(from, to, 1);
+            }
+        }
+    }
+    for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
+        let Some(Value::Table(deps)) = manifest.get_mut(section) else {
+            continue;
+        };
+        for (name, spec) in deps.iter_mut() {
+            let mut resolved = shared["dependencies"][name.as_str()].clone();
+            if let Some(Value::String(path)) = resolved.get_mut("path") {
+                *path = root.join(&*path).display().to_string();
+            }
+            if let Value::String(version) = resolved {
+                resolved = Value::Table(Table::from_iter([(
+                    "version".into(),
+                    Value::String(version),
+                )]));
+            }
+            *spec = resolved;
+        }
+    }
+    manifest.remove("lints");
+    manifest.insert("workspace".into(), Value::Table(Table::new()));
+    if let Some(profile) = workspace.get("profile") {
+        manifest.insert("profile".into(), profile.clone());
+    }
+    Ok(toml::to_string(&manifest)?)
+}
+
+fn is_inherited(value: &Value) -> bool {
+    value
+        .as_table()
+        .is_some_and(|table| table.get("workspace") == Some(&Value::Boolean(true)))
+}
