@@ -134,6 +134,8 @@ fn exited_early(app: &App, status: ExitStatus) -> String {
             " Its output names port {OLD_PORT}: it binds the port written in its code, not the \
              one in PORT."
         )
+    } else if !names_word(&output, &port.to_string()) {
+        format!(" Nothing in its output mentions port {port}, the one it was given.")
     } else {
         String::new()
     };
@@ -144,6 +146,22 @@ fn exited_early(app: &App, status: ExitStatus) -> String {
         old_port_note(),
         app.tail(6)
     )
+}
+
+/// The first lines of the app's stderr (a panic message comes before its backtrace), masked.
+fn stderr_head(app: &App) -> String {
+    const SHOWN: usize = 4;
+    let stderr = strip_ansi(&app.stderr());
+    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+    let mut text: String = lines
+        .iter()
+        .take(SHOWN)
+        .map(|line| format!("    | {line}\n"))
+        .collect();
+    if lines.len() > SHOWN {
+        text.push_str(&format!("    | … and {} more lines\n", lines.len() - SHOWN));
+    }
+    app.mask(&text)
 }
 
 /// Whether `word` occurs in `text` as a word of its own: `PORT` in `PORT="abc" is not a port`,
@@ -209,7 +227,7 @@ fn ensure_stops(mut app: App, how: &str, needle: &str) {
              program: `.expect()` or `.unwrap()` on it prints a panic, and with RUST_BACKTRACE=1 \
              (set for this check) a backtrace, where one line naming the setting would do. \
              Return an error and print it in `main`. Its stderr:\n{}",
-            app.tail(8)
+            stderr_head(&app)
         )
     });
     port_binding().ensure(
@@ -218,10 +236,11 @@ fn ensure_stops(mut app: App, how: &str, needle: &str) {
         || {
             format!(
                 "with {how}, the app stopped ({status}) and printed a backtrace, because this \
-                 check sets RUST_BACKTRACE=1. Returning an `anyhow::Error` from `main` prints \
-                 its `Debug` form, backtrace included; print the error yourself on one line \
-                 (`eprintln!(\"{{err:#}}\")`) and exit non-zero. Its stderr:\n{}",
-                app.tail(8)
+                 check sets RUST_BACKTRACE=1. When `main` returns an error, Rust prints its \
+                 `Debug` form, and an `anyhow::Error`'s includes the backtrace; print the error \
+                 yourself on one line (`eprintln!(\"{{err:#}}\")`) and exit non-zero. Its \
+                 stderr:\n{}",
+                stderr_head(&app)
             )
         },
     );
