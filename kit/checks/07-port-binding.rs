@@ -152,7 +152,10 @@ fn exited_early(app: &App, status: ExitStatus) -> String {
 fn stderr_head(app: &App) -> String {
     const SHOWN: usize = 4;
     let stderr = strip_ansi(&app.stderr());
-    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
     let mut text: String = lines
         .iter()
         .take(SHOWN)
