@@ -148,6 +148,11 @@ fn serve(stream: TcpStream, shared: &Shared) {
         let Some(call) = read_request(&mut reader) else {
             return;
         };
+        // HTTP/1.1 keeps the connection open unless the caller asks to close it; a caller that
+        // does (and then reads to the end) must see the end.
+        let close = call
+            .header("connection")
+            .is_some_and(|value| value.eq_ignore_ascii_case("close"));
         let index = record(shared, call);
         let delay = *shared.delay.lock().unwrap();
         let status = *shared.status.lock().unwrap();
@@ -156,8 +161,9 @@ fn serve(stream: TcpStream, shared: &Shared) {
         }
         let body = br#"{"ok":true}"#;
         let head = format!(
-            "HTTP/1.1 {status} Stub\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-            body.len()
+            "HTTP/1.1 {status} Stub\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n",
+            body.len(),
+            if close { "connection: close\r\n" } else { "" }
         );
         let sent = writer
             .write_all(head.as_bytes())
@@ -168,6 +174,9 @@ fn serve(stream: TcpStream, shared: &Shared) {
         }
         shared.calls.lock().unwrap()[index].answered = true;
         shared.changed.notify_all();
+        if close {
+            return;
+        }
     }
 }
 
