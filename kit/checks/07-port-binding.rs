@@ -64,7 +64,7 @@ fn noticeboard(name: &str) -> AppBuilder {
         .env("RUST_LOG", "warn")
 }
 
-/// `a, b and c`, or `no TCP port at all`, for the addresses a process listens on.
+/// `0.0.0.0:8080, [::]:8080`, or `no TCP port at all`: the addresses a process listens on.
 fn describe(sockets: &[SocketAddr]) -> String {
     if sockets.is_empty() {
         return "no TCP port at all".into();
@@ -102,7 +102,7 @@ fn start(builder: AppBuilder) -> App {
                          to, and one that may be taken. Its last output:\n{}",
                         app.name(),
                         describe(&sockets),
-                        app.tail(6)
+                        last_output(&app, 6)
                     ),
                 );
             }
@@ -117,7 +117,7 @@ fn start(builder: AppBuilder) -> App {
                      through loopback. Its last output:\n{}",
                     app.name(),
                     describe(&sockets),
-                    app.tail(6)
+                    last_output(&app, 6)
                 ),
             );
         }
@@ -144,8 +144,13 @@ fn exited_early(app: &App, status: ExitStatus) -> String {
          {interpretation} Its last output:\n{}",
         app.name(),
         old_port_note(),
-        app.tail(6)
+        last_output(app, 6)
     )
+}
+
+/// The app's last `count` lines of output, masked, without terminal colours.
+fn last_output(app: &App, count: usize) -> String {
+    strip_ansi(&app.tail(count))
 }
 
 /// The first lines of the app's stderr (a panic message comes before its backtrace), masked.
@@ -199,7 +204,7 @@ fn ensure_stops(mut app: App, how: &str, needle: &str) {
                      health check. A PORT the app cannot use must stop it at once, with one line \
                      naming it. Its last output:\n{}",
                     describe(&sockets),
-                    app.tail(6)
+                    last_output(&app, 6)
                 ),
             );
         }
@@ -210,7 +215,7 @@ fn ensure_stops(mut app: App, how: &str, needle: &str) {
                     "with {how}, the app was still running {FAIL_FAST:?} after it started \
                      (listening on no TCP port). A PORT the app cannot use must stop it at once, \
                      with one line naming it. Its last output:\n{}",
-                    app.tail(6)
+                    last_output(&app, 6)
                 ),
             );
         }
@@ -250,8 +255,8 @@ fn ensure_stops(mut app: App, how: &str, needle: &str) {
     port_binding().ensure(names_word(&stderr, needle), "the-fix", || {
         let also = if needle != OLD_PORT.to_string() && names_word(&stderr, &OLD_PORT.to_string()) {
             format!(
-                " Its stderr names port {OLD_PORT}: it ignored PORT and tried the port written in \
-                 its code. {}.",
+                " Its stderr names port {OLD_PORT}: given this PORT, it tried the port written in \
+                 its code instead. {}.",
                 old_port_note()
             )
         } else {
@@ -261,7 +266,7 @@ fn ensure_stops(mut app: App, how: &str, needle: &str) {
             "with {how}, the app stopped ({status}), but no line of its stderr names {needle}: \
              whoever deploys it would have to read the code to learn what is wrong.{also} Its \
              output:\n{}",
-            app.tail(8)
+            last_output(&app, 8)
         )
     });
 }
