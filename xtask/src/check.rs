@@ -55,7 +55,7 @@ pub fn run(
     )?;
     services::ensure(root, &factor.services, out)?;
     let package = Factor::package(root, dir)?;
-    let outcomes = match testrun::build(root, &package, !options.solution)? {
+    let outcomes = match testrun::build(root, &package, !options.solution, &factor.build_env)? {
         Build::Failed { errors } => {
             report_compile_errors(factor, &package, &errors, out)?;
             if !options.solution {

@@ -5,6 +5,7 @@
 //! into one [`Outcome`] per test.
 
 use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -35,10 +36,18 @@ pub enum Build {
 /// `[profile.dev]` in the workspace's Cargo.toml). Callers pass it for exercises and never for
 /// solutions, whatever the command: the setting is part of a build's identity, so `check` and
 /// `verify` then share one build of each crate instead of keeping two.
-pub fn build(root: &Path, package: &str, incremental: bool) -> Result<Build> {
+///
+/// `build_env` (the factor's `build_env` in `factors.toml`) is set for this cargo run only.
+pub fn build(
+    root: &Path,
+    package: &str,
+    incremental: bool,
+    build_env: &BTreeMap<String, String>,
+) -> Result<Build> {
     let mut command = Command::new(cargo());
     command
         .current_dir(root)
+        .envs(build_env)
         .args(["test", "--no-run", "--package", package])
         // Colour only for a terminal.
         .arg(if crate::term::interactive() {

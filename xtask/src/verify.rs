@@ -192,11 +192,13 @@ fn layout(root: &Path, manifest: &Manifest) -> Result<String> {
     ))
 }
 
-/// Builds `dir`'s tests (no warnings allowed) and runs them. Exercises build incrementally, as
-/// `check` builds them, so the two share one build.
-fn build_and_run(root: &Path, dir: &Path, exercise: bool) -> Result<Vec<Outcome>> {
+/// Builds the tests of the factor's exercise or solution (no warnings allowed, with the factor's
+/// `build_env`) and runs them. Exercises build incrementally, as `check` builds them, so the two
+/// share one build.
+fn build_and_run(root: &Path, factor: &Factor, exercise: bool) -> Result<Vec<Outcome>> {
+    let dir = crate::check::target_dir(factor, !exercise);
     let package = Factor::package(root, dir)?;
-    match testrun::build(root, &package, exercise)? {
+    match testrun::build(root, &package, exercise, &factor.build_env)? {
         Build::Failed { errors } => bail!("{package} does not compile:\n{}", errors.join("\n")),
         Build::Built { warnings, .. } if !warnings.is_empty() => {
             bail!("{package} compiles with warnings:\n{}", warnings.join("\n"))
@@ -213,7 +215,7 @@ fn build_and_run(root: &Path, dir: &Path, exercise: bool) -> Result<Vec<Outcome>
 }
 
 fn exercise_is_red(root: &Path, factor: &Factor) -> Result<String> {
-    let outcomes = build_and_run(root, &factor.exercise, true)?;
+    let outcomes = build_and_run(root, factor, true)?;
     let teaching = [
         format!("Factor {},", factor.roman),
         format!("Book: {}#", factor.page()),
@@ -254,7 +256,7 @@ fn exercise_is_red(root: &Path, factor: &Factor) -> Result<String> {
 }
 
 fn solution_is_green(root: &Path, factor: &Factor) -> Result<String> {
-    let outcomes = build_and_run(root, &factor.solution, false)?;
+    let outcomes = build_and_run(root, factor, false)?;
     if let Some(failure) = outcomes.iter().find(|outcome| !outcome.passed) {
         bail!("`{}` fails:\n{}", failure.name, failure.output);
     }
