@@ -39,6 +39,19 @@ pub use proxy::TcpProxy;
 pub use redis::TestRedis;
 pub use stub::HttpStub;
 
+/// The kit's checkout (the workspace root, which holds `factors.toml`), as the harness was built.
+///
+/// Cargo names every workspace member from this same root, so it is a prefix of the path any app
+/// would bake in with `env!("CARGO_MANIFEST_DIR")`: the path a check hides to prove that an app
+/// no longer needs its source tree.
+pub fn kit_root() -> &'static std::path::Path {
+    let harness = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    harness
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("the harness lives in <kit>/kit/harness")
+}
+
 /// The path of a binary Cargo built for the package whose tests are running.
 ///
 /// Exercise and solution packages differ in name, so the shared check files cannot name binaries
