@@ -166,6 +166,14 @@ fn path_at(bytes: &[u8], start: usize, root_len: usize) -> String {
         .to_string()
 }
 
+/// At most the first 300 characters of `text`, for a message.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(300) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 #[track_caller]
 fn read_binary() -> Vec<u8> {
     std::fs::read(app_binary!())
@@ -237,7 +245,7 @@ fn one_build_runs_as_two_releases_with_their_own_config() {
                     build_banner.unwrap_or_default()
                 )
             } else {
-                String::new()
+                format!(" (the page: {:?})", a.mask(&excerpt(&home_a.body)))
             }
         ));
     }
@@ -260,7 +268,8 @@ fn one_build_runs_as_two_releases_with_their_own_config() {
             Ok((reported, _)) if &reported == id => {}
             Ok((reported, _)) => problems.push(format!(
                 "{} was started with RELEASE_ID={id}, and GET /release says it is release \
-                 {reported:?}: the release id was fixed when the binary was built",
+                 {reported:?}: the release id must come from the release's environment, not from \
+                 the build",
                 app.name()
             )),
             Err(why) => problems.push(why),
@@ -338,9 +347,10 @@ fn stops_at_once_naming_release_id_when_it_is_unset() {
                 "the-fix",
                 format!(
                     "started without RELEASE_ID, the app runs and serves anyway (GET /release: \
-                     {claims}): its release id comes from the build, not from the release. Read \
-                     RELEASE_ID from the environment, and stop with an error naming it when it \
-                     is missing"
+                     {claims}): it found a release id somewhere other than its environment \
+                     (compiled in, or in a file). A release is the build plus its config: read \
+                     RELEASE_ID from the environment, and stop with an error naming it when it is \
+                     missing"
                 ),
             );
         }
@@ -522,6 +532,21 @@ fn serves_from_a_copy_with_the_checkout_out_of_reach() {
         ),
     };
 
+    let home = in_place.get("/");
+    build_release_run().ensure(
+        home.status == 200 && home.body.contains(banner),
+        "the-fix",
+        || {
+            format!(
+                "the binary, run where it was built (from an empty working directory, with \
+                 {BANNER}={banner:?}), answers GET / with {}: {:?}; the contract is 200 and a \
+                 homepage that shows the banner, with nothing but the binary and its \
+                 environment.",
+                home.status,
+                in_place.mask(&excerpt(&home.body))
+            )
+        },
+    );
     for path in ["/", "/release"] {
         let (there, here) = (in_place.get(path), in_copy.get(path));
         build_release_run().ensure(
@@ -531,13 +556,14 @@ fn serves_from_a_copy_with_the_checkout_out_of_reach() {
                 format!(
                     "the binary, run where it was built, answers GET {path} with {} ({} bytes); \
                      the same binary copied to an empty release directory, with the checkout out \
-                     of reach, answers {}: {:?}. The app reads files from its source tree at run \
-                     time; the run stage has the release only (compile templates in with \
-                     `include_str!`, read config from the environment).{}",
+                     of reach, answers {}: {:?}. The app needs something at run time that is not \
+                     in the release (a file of the source tree?); the run stage has the release \
+                     only: compile templates in with `include_str!`, read config from the \
+                     environment.{}",
                     there.status,
                     there.body.len(),
                     here.status,
-                    in_copy.mask(&here.body),
+                    in_copy.mask(&excerpt(&here.body)),
                     baked_note()
                 )
             },
