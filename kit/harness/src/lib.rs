@@ -71,3 +71,12 @@ macro_rules! app_binary {
         ))
     };
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kit_root_is_the_checkout_that_holds_the_manifest() {
+        assert!(super::kit_root().join("factors.toml").is_file());
+        assert!(super::kit_root().join("kit/harness/Cargo.toml").is_file());
+    }
+}
