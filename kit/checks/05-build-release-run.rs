@@ -532,16 +532,16 @@ fn serves_from_a_copy_with_the_checkout_out_of_reach() {
         ),
     };
 
+    // The banner itself is the two-releases check's business; here, only that there is a page.
     let home = in_place.get("/");
     build_release_run().ensure(
-        home.status == 200 && home.body.contains(banner),
+        home.status == 200 && !home.body.trim().is_empty(),
         "the-fix",
         || {
             format!(
-                "the binary, run where it was built (from an empty working directory, with \
-                 {BANNER}={banner:?}), answers GET / with {}: {:?}; the contract is 200 and a \
-                 homepage that shows the banner, with nothing but the binary and its \
-                 environment.",
+                "the binary, run where it was built (from an empty working directory), answers \
+                 GET / with {}: {:?}; the contract is 200 and the homepage, with nothing but the \
+                 binary and its environment",
                 home.status,
                 in_place.mask(&excerpt(&home.body))
             )
