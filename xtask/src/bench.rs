@@ -138,10 +138,11 @@ fn breakdown(root: &Path, factor: &Factor, runs: usize, out: &mut impl Write) ->
     })?;
     let rebuild = edit_loop(root, runs, || {
         let clock = Instant::now();
-        testrun::build(root, &package, true)?;
+        testrun::build(root, &package, true, &factor.build_env)?;
         Ok(clock.elapsed())
     })?;
-    let Build::Built { executables, .. } = testrun::build(root, &package, true)? else {
+    let Build::Built { executables, .. } = testrun::build(root, &package, true, &factor.build_env)?
+    else {
         anyhow::bail!("{package} does not compile");
     };
     let checks = repeat(runs, || {

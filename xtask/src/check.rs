@@ -118,13 +118,14 @@ pub fn build(
     solution: bool,
 ) -> Result<std::result::Result<Built, (String, Vec<String>)>> {
     let exercise = Factor::package(root, &factor.exercise)?;
-    let (executables, exercise_warnings) = match testrun::build(root, &exercise, true)? {
-        Build::Failed { errors } => return Ok(Err((exercise, errors))),
-        Build::Built {
-            executables,
-            warnings,
-        } => (executables, warnings),
-    };
+    let (executables, exercise_warnings) =
+        match testrun::build(root, &exercise, true, &factor.build_env)? {
+            Build::Failed { errors } => return Ok(Err((exercise, errors))),
+            Build::Built {
+                executables,
+                warnings,
+            } => (executables, warnings),
+        };
     if !solution {
         return Ok(Ok(Built {
             package: exercise,
@@ -134,7 +135,7 @@ pub fn build(
         }));
     }
     let package = Factor::package(root, &factor.solution)?;
-    match testrun::build_app(root, &package)? {
+    match testrun::build_app(root, &package, &factor.build_env)? {
         Build::Failed { errors } => Ok(Err((package, errors))),
         Build::Built { warnings, .. } => Ok(Ok(Built {
             judged: Some(testrun::Judged {

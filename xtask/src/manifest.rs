@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -25,6 +26,10 @@ pub struct Factor {
     pub services: Vec<Service>,
     pub intended_failures: Vec<String>,
     pub hints: Vec<String>,
+    /// Environment variables set for the cargo invocations that build this factor's crates, and
+    /// for those alone (Factor V's canary: a value the build sees and the binary must not keep).
+    #[serde(default)]
+    pub build_env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -154,6 +159,21 @@ mod tests {
         for query in ["13", "0", "xiii", "process", ""] {
             assert!(manifest.find(query).is_err(), "{query}");
         }
+    }
+
+    #[test]
+    fn build_env_is_optional() {
+        let factor = |extra: &str| {
+            format!(
+                "[[factor]]\nnumber = 1\nroman = \"I\"\nslug = \"codebase\"\ntitle = \"Codebase\"\n\
+                 rule = \"r\"\nexercise = \"e\"\nsolution = \"s\"\nchapter = \"c.md\"\n\
+                 available = false\nservices = []\nintended_failures = []\nhints = []\n{extra}"
+            )
+        };
+        let without = Manifest::parse(&factor("")).unwrap();
+        assert!(without.factors[0].build_env.is_empty());
+        let with = Manifest::parse(&factor("build_env = { BANNER = \"canary\" }")).unwrap();
+        assert_eq!(with.factors[0].build_env["BANNER"], "canary");
     }
 
     #[test]

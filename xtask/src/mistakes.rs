@@ -78,7 +78,11 @@ fn caught(root: &Path, factor: &Factor, mistake: &Mistake, checks: &[PathBuf]) -
     let copy = root.join("target/mistakes").join(&package);
     prepare(root, factor, mistake, &package, &copy)?;
     // Same target folder, same profile, same locked versions: only the copy compiles.
-    let build = testrun::build_standalone_app(&copy.join("Cargo.toml"), &root.join("target"))?;
+    let build = testrun::build_standalone_app(
+        &copy.join("Cargo.toml"),
+        &root.join("target"),
+        &factor.build_env,
+    )?;
     if let Build::Failed { errors } = build {
         bail!(
             "the patched solution does not compile:\n{}",

@@ -7,6 +7,7 @@
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -38,23 +39,36 @@ pub enum Build {
 /// `[profile.dev]` in the workspace's Cargo.toml). Callers pass it for exercises and never for
 /// solutions, whatever the command: the setting is part of a build's identity, so `check` and
 /// `verify` then share one build of each crate instead of keeping two.
-pub fn build(root: &Path, package: &str, incremental: bool) -> Result<Build> {
+///
+/// `build_env` (the factor's `build_env` in `factors.toml`) is set for this cargo run only.
+pub fn build(
+    root: &Path,
+    package: &str,
+    incremental: bool,
+    build_env: &BTreeMap<String, String>,
+) -> Result<Build> {
     cargo_build(
         root,
         &["test", "--no-run", "--package", package],
         package,
         incremental,
+        build_env,
     )
 }
 
 /// `cargo build --bins -p <package>`: the binaries of an app that another package's checks judge
 /// (a solution, judged by the checks compiled with its exercise). No executables are reported.
-pub fn build_app(root: &Path, package: &str) -> Result<Build> {
+pub fn build_app(
+    root: &Path,
+    package: &str,
+    build_env: &BTreeMap<String, String>,
+) -> Result<Build> {
     cargo_build(
         root,
         &["build", "--bins", "--package", package],
         package,
         false,
+        build_env,
     )
 }
 
@@ -68,20 +82,31 @@ pub fn require_locked() {
 }
 
 /// `cargo build --bins` of a package that is a workspace of its own (`manifest`), into `target_dir`.
-pub fn build_standalone_app(manifest: &Path, target_dir: &Path) -> Result<Build> {
+pub fn build_standalone_app(
+    manifest: &Path,
+    target_dir: &Path,
+    build_env: &BTreeMap<String, String>,
+) -> Result<Build> {
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let mut command = Command::new(cargo());
     command
         .current_dir(dir)
+        .envs(build_env)
         .env("CARGO_TARGET_DIR", target_dir)
         .args(["build", "--bins", "--manifest-path"])
         .arg(manifest);
     run_build(command, dir)
 }
 
-fn cargo_build(root: &Path, args: &[&str], package: &str, incremental: bool) -> Result<Build> {
+fn cargo_build(
+    root: &Path,
+    args: &[&str],
+    package: &str,
+    incremental: bool,
+    build_env: &BTreeMap<String, String>,
+) -> Result<Build> {
     let mut command = Command::new(cargo());
-    command.current_dir(root).args(args);
+    command.current_dir(root).envs(build_env).args(args);
     if LOCKED.load(std::sync::atomic::Ordering::SeqCst) {
         command.arg("--locked");
     }

@@ -4,6 +4,7 @@
 //! The rule and the chapter come from `factors.toml`, the kit's one manifest, so no test repeats them.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::sync::OnceLock;
 
@@ -22,6 +23,10 @@ pub struct Lesson {
     pub title: String,
     pub rule: String,
     chapter: String,
+    /// What xtask adds to the environment of the cargo runs that build this factor's crates
+    /// (Factor V's canary), so a check can look for it in what was built.
+    #[serde(default)]
+    pub build_env: BTreeMap<String, String>,
 }
 
 /// The lesson for factor `number` (1–12), read from `factors.toml`.

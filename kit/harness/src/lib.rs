@@ -42,6 +42,19 @@ pub use proxy::TcpProxy;
 pub use redis::TestRedis;
 pub use stub::HttpStub;
 
+/// The kit's checkout (the workspace root, which holds `factors.toml`), as the harness was built.
+///
+/// Cargo names every workspace member from this same root, so it is a prefix of the path any app
+/// would bake in with `env!("CARGO_MANIFEST_DIR")`: the path a check hides to prove that an app
+/// no longer needs its source tree.
+pub fn kit_root() -> &'static std::path::Path {
+    let harness = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    harness
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("the harness lives in <kit>/kit/harness")
+}
+
 /// The path of a binary of the app under test.
 ///
 /// A factor's checks are compiled once, with its exercise, and judge whichever app xtask points
@@ -75,4 +88,13 @@ macro_rules! app_manifest_dir {
     () => {
         $crate::target::manifest_dir(env!("CARGO_MANIFEST_DIR"))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kit_root_is_the_checkout_that_holds_the_manifest() {
+        assert!(super::kit_root().join("factors.toml").is_file());
+        assert!(super::kit_root().join("kit/harness/Cargo.toml").is_file());
+    }
 }

@@ -1,0 +1,53 @@
+//! # Factor V — Build, release, run (reference solution)
+//!
+//! **Rule:** strictly separate the build, release and run stages. The build turns the code into one
+//! artefact; a release is that artefact plus one deploy's config, with an id of its own; the run
+//! stage starts a release as it is, without the source tree.
+//!
+//! The exercise compiled its banner and release id into the binary and read its template from the
+//! source tree at run time. Here the build makes one artefact that holds code only (the template
+//! included); `RELEASE_ID` and `NOTICEBOARD_BANNER` are read when the process starts; and `GET
+//! /release` says which release runs which build.
+//!
+//! - Solved in: `src/config.rs` and `src/routes.rs` (the `Solved:` comments explain each change).
+//! - Check: `cargo xtask verify` runs the exercise's checks against this crate too.
+//! - Read: the book, chapter "V. Build, release, run" (`book/src/05-build-release-run.md`,
+//!   `cargo xtask book --open`).
+//! - Contract the checks rely on: `README.md` in `exercises/05-build-release-run`.
+
+mod config;
+mod routes;
+
+use anyhow::Context;
+use config::Config;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+// ANCHOR: main
+fn main() -> ExitCode {
+    // A start-up error is one line on stderr and a non-zero exit, never a panic or a backtrace.
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("noticeboard: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn run() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    tracing::info!(release = %config.release_id, commit = %routes::COMMIT, "starting");
+
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
+        .await
+        .with_context(|| format!("cannot bind port {}", config.port))?;
+    tracing::info!(port = config.port, "noticeboard listening");
+    axum::serve(listener, routes::router(config)).await?;
+    Ok(())
+}
+// ANCHOR_END: main
