@@ -314,6 +314,16 @@ fn ensure_stops(mut app: App, how: &str, password: Option<&str>) {
             app.tail(6)
         )
     });
+    if let Some(noise) = app.fatal_error_noise() {
+        config().fail(
+            "the-fix",
+            format!(
+                "with DATABASE_URL {how}, the app stopped and named DATABASE_URL, but {noise}. \
+                 Its output:\n{}",
+                app.tail(6)
+            ),
+        );
+    }
 }
 
 /// The same binary, deployed twice with two databases: each deploy serves the rows of its own.

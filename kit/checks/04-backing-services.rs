@@ -210,6 +210,15 @@ fn without_redis_url_the_app_stops_and_names_it() {
             app.tail(6)
         )
     });
+    if let Some(noise) = app.fatal_error_noise() {
+        backing_services().fail(
+            "the-fix",
+            format!(
+                "the app stopped without REDIS_URL and named it, but {noise}. Its output:\n{}",
+                app.tail(6)
+            ),
+        );
+    }
 }
 
 /// The user and password in the URL are part of the location. Given a user Redis does not know,

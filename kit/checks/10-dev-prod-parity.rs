@@ -26,7 +26,6 @@ const DEVELOPER_VARIABLES: &[(&str, &str)] = &[
     ("PROFILE", "dev"),
     ("NODE_ENV", "development"),
     ("DEBUG", "1"),
-    ("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR")),
 ];
 
 /// The longest message the contract accepts, in characters.
@@ -520,6 +519,16 @@ fn development_without_database_url_refuses_to_start() {
                     app.tail(8)
                 )
             });
+            if let Some(noise) = app.fatal_error_noise() {
+                parity().fail(
+                    "the-fix",
+                    format!(
+                        "with APP_ENV=development and no DATABASE_URL, the app stopped and named \
+                         DATABASE_URL, but {noise}. Its output:\n{}",
+                        app.tail(8)
+                    ),
+                );
+            }
             return;
         }
         if app.try_get("/health").is_ok_and(|reply| reply.is_success()) {

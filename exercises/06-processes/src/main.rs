@@ -22,7 +22,20 @@ use state::AppState;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // One line on stderr and a non-zero status, even with RUST_BACKTRACE=1: `{err:#}` is
+            // the error and its causes on one line. (Returning the error from `main` would print
+            // its `Debug` form instead, with a backtrace whenever RUST_BACKTRACE is set.)
+            eprintln!("noticeboard: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))

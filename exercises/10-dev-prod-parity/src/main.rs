@@ -24,7 +24,20 @@ use store::Store;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // One line on stderr and a non-zero status, even with RUST_BACKTRACE=1: `{err:#}` is
+            // the error and its causes on one line. (Returning the error from `main` would print
+            // its `Debug` form instead, with a backtrace whenever RUST_BACKTRACE is set.)
+            eprintln!("noticeboard: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     init_logging(config.app_env);
 

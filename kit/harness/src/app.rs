@@ -20,6 +20,10 @@ use tempfile::TempDir;
 /// How long an app may take to answer its readiness probe.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How a secret the app itself printed appears in failure messages: unmistakably a leak, not the
+/// `*****` a learner is told to redact with.
+pub const LEAKED: &str = "[LEAKED SECRET]";
+
 /// The `PATH` apps get unless a test sets its own: system tools only, nothing from the developer.
 pub const MINIMAL_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
@@ -72,7 +76,12 @@ impl AppBuilder {
             binary,
             name,
             args: Vec::new(),
-            env: BTreeMap::from([("PATH".into(), MINIMAL_PATH.into())]),
+            // RUST_BACKTRACE=1, as many Rust developers export it: a fatal start-up error must still
+            // be one clear line, never a backtrace (a test may remove it).
+            env: BTreeMap::from([
+                ("PATH".into(), MINIMAL_PATH.into()),
+                ("RUST_BACKTRACE".into(), "1".into()),
+            ]),
             secrets: Vec::new(),
             cwd: None,
             files: Vec::new(),
@@ -388,6 +397,25 @@ impl App {
         })
     }
 
+    /// What is wrong with how the app reported a fatal error, if anything: a panic, or a backtrace
+    /// (the harness runs apps with `RUST_BACKTRACE=1`, as many developers' shells do). A process
+    /// that cannot start should say why in one clear line, whatever the environment.
+    pub fn fatal_error_noise(&self) -> Option<String> {
+        let output = crate::noticeboard::strip_ansi(&self.output());
+        if output.contains("panicked at") {
+            Some("it panicked instead of reporting the error".into())
+        } else if output.contains("Stack backtrace:") || output.contains("stack backtrace:") {
+            Some(
+                "it printed a backtrace with the error (with RUST_BACKTRACE=1 set, as many \
+                 developers have it): returning an `anyhow::Error` from `main` prints its `Debug` \
+                 form; print `{err:#}` on one line and exit with a failure status instead"
+                    .into(),
+            )
+        } else {
+            None
+        }
+    }
+
     /// Sends a Unix signal (SIGTERM, SIGINT, ...) to the process.
     pub fn signal(&self, signal: Signal) {
         // The process may already be gone; that is what the test will then observe.
@@ -491,21 +519,27 @@ impl App {
         }
     }
 
-    /// Replaces every secret the test registered with `*****`.
+    /// Prepares app output for a failure message: colour codes stripped, and every secret the
+    /// test registered replaced by [`LEAKED`], so a leak cannot pass for a line already redacted.
     pub fn mask(&self, text: &str) -> String {
+        self.replace_secrets(&crate::noticeboard::strip_ansi(text), LEAKED)
+    }
+
+    fn replace_secrets(&self, text: &str, with: &str) -> String {
         self.secrets
             .iter()
             .filter(|secret| !secret.is_empty())
             .fold(text.to_string(), |text, secret| {
-                text.replace(secret.as_str(), "*****")
+                text.replace(secret.as_str(), with)
             })
     }
 
     fn report(&self) -> String {
+        // What the check gave the app: secrets hidden as a redaction would hide them.
         let env: String = self
             .env
             .iter()
-            .map(|(key, value)| format!("    {key}={value}\n"))
+            .map(|(key, value)| format!("    {key}={}\n", self.replace_secrets(value, "*****")))
             .collect();
         let output: String = self
             .lines()
@@ -516,10 +550,10 @@ impl App {
                 } else {
                     "err"
                 };
-                format!("    {tag} | {}\n", line.text)
+                format!("    {tag} | {}\n", self.mask(&line.text))
             })
             .collect();
-        self.mask(&format!(
+        format!(
             "── {} (pid {}, port {}) ──\n  env:\n{env}  output:\n{}",
             self.name,
             self.child.id(),
@@ -529,7 +563,7 @@ impl App {
             } else {
                 output
             }
-        ))
+        )
     }
 }
 
