@@ -13,6 +13,8 @@
 //! - [`stub`]: a loopback HTTP server standing in for an upstream (a webhook): records every call,
 //!   answers as slowly as the test wants.
 //! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, open files.
+//! - [`logs`]: log lines read as a log platform reads them: JSON events with a time, a level and a
+//!   message, in the common shapes (tracing-subscriber, bunyan, ECS).
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
 //! - [`services`]: where the backing services are (env, then `.env`, then the compose defaults).
@@ -23,6 +25,7 @@
 pub mod app;
 pub mod http;
 pub mod lesson;
+pub mod logs;
 pub mod noticeboard;
 pub mod postgres;
 pub mod procfs;
@@ -34,6 +37,8 @@ pub mod stub;
 pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
 pub use lesson::{Lesson, lesson};
+/// For [`App::signal`]: checks name signals without depending on `nix` themselves.
+pub use nix::sys::signal::Signal;
 pub use postgres::TestDatabase;
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
