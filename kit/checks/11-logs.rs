@@ -146,6 +146,15 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// [`stop`], with the files it held open for writing while it ran).
 fn elsewhere(app: &App, path: &str, open_for_writing: &[PathBuf]) -> String {
     let mut notes = Vec::new();
+    let not_events = stdout_lines(app)
+        .into_iter()
+        .find(|line| names_path(&line.text, path) && logs::parse(&line.text).is_err());
+    if let Some(line) = not_events {
+        notes.push(format!(
+            "on stdout it appears in lines that are not JSON log events, such as {}",
+            quote(&line.text)
+        ));
+    }
     let on_stderr = app
         .lines()
         .into_iter()
@@ -170,7 +179,11 @@ fn elsewhere(app: &App, path: &str, open_for_writing: &[PathBuf]) -> String {
             None => notes.push(format!("the app wrote the file {shown}")),
         }
     }
-    if notes.is_empty() {
+    if notes.is_empty() && stdout_lines(app).is_empty() {
+        "nothing the app wrote mentions it, and its stdout stayed empty: were the events held in a \
+         buffer that was never flushed (a `BufWriter`), or never written?"
+            .into()
+    } else if notes.is_empty() {
         "nothing the app wrote mentions it".into()
     } else {
         notes.join("; ")
@@ -286,6 +299,14 @@ fn ensure_request_is_logged(path: &str, status: u16) {
                 "{request} answered {status}, and its event reached stdout only when the process \
                  exited, not within {ARRIVAL:?} of the response: stdout is buffered"
             )
+        } else if stdout_lines(&app)
+            .iter()
+            .any(|line| logs::parse(&line.text).is_ok())
+        {
+            format!(
+                "{request} answered {status}, and none of the JSON events on stdout is about it: \
+                 log one event per request, with method, path, status and latency as fields"
+            )
         } else {
             format!(
                 "{request} answered {status}, and no line on stdout mentions it: {}",
@@ -395,6 +416,11 @@ fn log_lines_arrive_while_the_app_runs() {
              the line: {}",
             line.at.duration_since(answered).as_secs_f64(),
             quote(&line.text)
+        ),
+        None if !stdout_lines(&app).is_empty() => format!(
+            "GET {path} was answered, and no line about it reached stdout, within {ARRIVAL:?} or \
+             when the process exited, though {} other lines did: is each request logged?",
+            stdout_lines(&app).len()
         ),
         None => format!(
             "GET {path} was answered, and within {ARRIVAL:?} no line about it reached stdout, nor \
