@@ -252,12 +252,26 @@ fn ensure_request_is_logged(path: &str, status: u16) {
     stop(&mut app);
     let request = format!("GET {path}");
     let Some(line) = arrived else {
+        let is_the_event =
+            |event: &Event| has_path_field(event, path) && status_field(event) == Some(status);
         let events = events_about(&app, path);
-        let lines: Vec<Line> = stdout_lines(&app)
+        let not_events: Vec<Line> = stdout_lines(&app)
             .into_iter()
-            .filter(|line| names_path(&line.text, path))
+            .filter(|line| names_path(&line.text, path) && logs::parse(&line.text).is_err())
             .collect();
-        let observed = if let Some((text, event)) = events
+        let with_status: Vec<&(String, Event)> = events
+            .iter()
+            .filter(|(_, event)| status_field(event).is_some())
+            .collect();
+        let observed = if let Some((text, _)) = events.iter().find(|(_, event)| is_the_event(event))
+        {
+            format!(
+                "{request} answered {status}, and its event reached stdout only when the process \
+                 exited, not within {ARRIVAL:?} of the response: stdout is buffered (a \
+                 `BufWriter`? write each event out as it happens): {}",
+                quote(text)
+            )
+        } else if let Some((text, event)) = events
             .iter()
             .find(|(_, event)| names_path(&event.message, path) && !has_path_field(event, path))
         {
@@ -268,36 +282,22 @@ fn ensure_request_is_logged(path: &str, status: u16) {
                 event.message,
                 quote(text)
             )
-        } else if let Some((text, _)) = events
-            .iter()
-            .find(|(_, event)| status_field(event).is_none())
-        {
-            if events
-                .iter()
-                .any(|(_, event)| status_field(event).is_some())
-            {
-                format!(
-                    "{request} answered {status}, but the events about it give another status \
-                     field: {}",
-                    quote(text)
-                )
-            } else {
-                format!(
-                    "{request} answered {status}, and no event on stdout about it has the status as \
-                     a field (one request, one event with method, path, status and latency): {}",
-                    quote(text)
-                )
-            }
-        } else if let Some(line) = lines.first() {
+        } else if let Some((text, _)) = with_status.first() {
             format!(
-                "a line on stdout mentions {request}, but it is not a JSON log event ({}): {}",
+                "{request} answered {status}, but the event about it gives another status: {}",
+                quote(text)
+            )
+        } else if let Some((text, _)) = events.first() {
+            format!(
+                "{request} answered {status}, and no event on stdout about it has the status as \
+                 a field (one request, one event with method, path, status and latency): {}",
+                quote(text)
+            )
+        } else if let Some(line) = not_events.first() {
+            format!(
+                "a line on stdout mentions {request}, but it {}: {}",
                 logs::parse(&line.text).err().unwrap_or_default(),
                 quote(&line.text)
-            )
-        } else if !lines_after_exit_only(&app, path).is_empty() {
-            format!(
-                "{request} answered {status}, and its event reached stdout only when the process \
-                 exited, not within {ARRIVAL:?} of the response: stdout is buffered"
             )
         } else if stdout_lines(&app)
             .iter()
@@ -419,8 +419,7 @@ fn log_lines_arrive_while_the_app_runs() {
         ),
         None if !stdout_lines(&app).is_empty() => format!(
             "GET {path} was answered, and no line about it reached stdout, within {ARRIVAL:?} or \
-             when the process exited, though {} other lines did: is each request logged?",
-            stdout_lines(&app).len()
+             when the process exited, though other lines did: is each request logged?"
         ),
         None => format!(
             "GET {path} was answered, and within {ARRIVAL:?} no line about it reached stdout, nor \
@@ -460,6 +459,19 @@ fn rust_log_chooses_the_level() {
                 "with RUST_LOG=warn the app still logged an event at level {level} on stdout: the \
                  level is fixed in the code, not read from RUST_LOG: {}",
                 quote(&text)
+            ),
+        );
+    }
+    let info_at_exit = stdout_lines(&chatty)
+        .into_iter()
+        .find(|line| logs::parse(&line.text).is_ok_and(|event| event.level == Level::Info));
+    if let (None, Some(line)) = (&info, info_at_exit) {
+        logs_lesson().fail(
+            "the-rule",
+            format!(
+                "with RUST_LOG=info the app's info events reached stdout only when the process \
+                 exited, not within {ARRIVAL:?} of the requests: stdout is buffered; the first: {}",
+                quote(&line.text)
             ),
         );
     }
