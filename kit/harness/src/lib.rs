@@ -14,6 +14,8 @@
 //!   answers as slowly as the test wants.
 //! - [`ports`]: ports leased so that no two checks on the machine get the same one.
 //! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, open files.
+//! - [`logs`]: log lines read as a log platform reads them: JSON events with a time, a level and a
+//!   message, in the common shapes (tracing-subscriber, bunyan, ECS).
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
 //! - [`services`]: where the backing services are (env, then `.env`, then the compose defaults).
@@ -24,6 +26,7 @@
 pub mod app;
 pub mod http;
 pub mod lesson;
+pub mod logs;
 pub mod noticeboard;
 pub mod ports;
 pub mod postgres;
@@ -37,6 +40,8 @@ pub mod target;
 pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
 pub use lesson::{Lesson, lesson};
+/// For [`App::signal`]: checks name signals without depending on `nix` themselves.
+pub use nix::sys::signal::Signal;
 pub use postgres::TestDatabase;
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
