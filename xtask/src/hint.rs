@@ -32,12 +32,15 @@ pub fn run(
         term::bold(&format!("{}: hint {level} of {count}", factor.heading()))
     )?;
     writeln!(out, "\n{}", term::wrap(&factor.hints[level - 1], 2))?;
+    // What plain `hint N` shows next: one past the furthest hint read, if there is one.
+    let furthest = level.max(previous);
     if level < count {
-        writeln!(
-            out,
-            "Still stuck? `cargo xtask hint {}` shows the next one.",
-            factor.number
-        )?;
+        let next = if furthest > level {
+            format!("`cargo xtask hint {} --level {}`", factor.number, level + 1)
+        } else {
+            format!("`cargo xtask hint {}`", factor.number)
+        };
+        writeln!(out, "Still stuck? {next} shows the next one.")?;
     } else {
         writeln!(
             out,

@@ -55,6 +55,14 @@ pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
     memory::write(root, VERDICTS, &records);
 }
 
+/// Drops the factor's cached verdict: after a reset, it is "not checked yet", not "edited".
+pub fn forget(root: &Path, factor: &Factor) {
+    let mut records = load(root);
+    if records.remove(&factor.slug).is_some() {
+        memory::write(root, VERDICTS, &records);
+    }
+}
+
 pub fn state(root: &Path, factor: &Factor) -> State {
     if !factor.available {
         return State::Unavailable;

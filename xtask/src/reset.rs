@@ -78,7 +78,14 @@ pub fn run(root: &Path, factors: &[&Factor], out: &mut impl Write) -> Result<Ver
             "Backed up your {dir} ({copied} files) to {}.",
             backup.strip_prefix(root).unwrap_or(&backup).display()
         )?;
+        progress::forget(root, factor);
         writeln!(out, "Restored {dir} as shipped (from {source}).")?;
+        // The way back, as one command to copy.
+        writeln!(
+            out,
+            "To bring your version back: `rm -rf {dir} && cp -R {} {dir}`",
+            backup.strip_prefix(root).unwrap_or(&backup).display()
+        )?;
     }
     Ok(Verdict::Green)
 }

@@ -38,7 +38,19 @@ pub fn next_factor<'m>(root: &Path, manifest: &'m Manifest) -> Option<&'m Factor
 
 /// `cargo xtask` alone: the table and the next step.
 pub fn overview(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Verdict> {
-    writeln!(out, "{}\n", term::bold("Twelve-Factor Rust"))?;
+    let green = manifest
+        .available()
+        .filter(|factor| matches!(progress::state(root, factor), State::Green { .. }))
+        .count();
+    writeln!(
+        out,
+        "{} {}\n",
+        term::bold("Twelve-Factor Rust"),
+        term::dim(&format!(
+            "· {green} of {} factors green",
+            manifest.available().count()
+        ))
+    )?;
     table(root, manifest, out)?;
     writeln!(out)?;
     match next_factor(root, manifest) {
@@ -51,7 +63,11 @@ pub fn overview(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Resul
             factor.exercise.display(),
             factor.number
         )?,
-        None => writeln!(out, "Every available factor is green. Well done!")?,
+        None => writeln!(
+            out,
+            "Every factor is green: you fixed all twelve. What next, applying them to your own \
+             service: the book's last page (`cargo xtask book --open`, \"What next\")."
+        )?,
     }
     Ok(Verdict::Green)
 }
