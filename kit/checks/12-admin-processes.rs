@@ -167,6 +167,35 @@ fn reset_visits(db: &TestDatabase) -> Task {
     run_task(app_binary!("reset-visits"), db)
 }
 
+/// Client programs a task must not hand its work to: they may be missing where the release runs,
+/// and they share none of the app's code. They name themselves in `application_name`.
+const CLIENT_PROGRAMS: &[&str] = &["psql", "pgcli", "pg_restore"];
+
+/// Fails the check if `task` changed the database through a client program (found through
+/// `db.record_clients`, whatever path or shell started the program).
+#[track_caller]
+fn ensure_done_by_the_task_itself(db: &TestDatabase, task: &Task) {
+    let clients = db.clients_seen();
+    let foreign: Vec<&String> = clients
+        .iter()
+        .filter(|name| {
+            CLIENT_PROGRAMS
+                .iter()
+                .any(|program| name.starts_with(program))
+        })
+        .collect();
+    admin().ensure(foreign.is_empty(), "the-anti-pattern", || {
+        format!(
+            "`{}` exited 0, but the changes to the database came from {foreign:?} (Postgres saw \
+             that application_name): the task runs a database client program, which the release \
+             may not have and which shares none of the app's code and config. Do the work in the \
+             task's own Rust code, with the app's own queries. Its output:\n{}",
+            task.name,
+            task.shown()
+        )
+    });
+}
+
 /// Runs `migrate` and fails the check, explaining, unless it exits 0.
 #[track_caller]
 fn migrate_ok(db: &TestDatabase, when: &str) -> Task {
@@ -181,7 +210,7 @@ fn tables(db: &TestDatabase) -> Vec<String> {
         "SELECT CASE WHEN schemaname = 'public' THEN tablename::text \
                 ELSE schemaname || '.' || tablename END \
          FROM pg_tables \
-         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') \
+         WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'kit_audit') \
          ORDER BY 1",
     )
     .into_iter()
@@ -203,7 +232,7 @@ fn snapshot(db: &TestDatabase) -> Vec<(String, Vec<String>)> {
     db.rows(
         "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) \
          FROM pg_tables \
-         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') \
+         WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'kit_audit') \
          ORDER BY 1",
     )
     .into_iter()
@@ -335,7 +364,9 @@ fn the_web_process_does_not_migrate() {
 #[test]
 fn migrate_creates_the_schema_and_records_it() {
     let db = TestDatabase::new();
-    migrate_ok(&db, "on a fresh database");
+    db.record_clients(&[]);
+    let task = migrate_ok(&db, "on a fresh database");
+    ensure_done_by_the_task_itself(&db, &task);
     let created = tables(&db);
     admin().ensure(!created.is_empty(), "the-fix", || {
         "`migrate` exited 0 on a fresh database, but the database is still empty: it created no \
@@ -444,10 +475,12 @@ fn reset_visits_sets_the_count_to_zero_and_says_so() {
         visit(&app);
     }
 
+    db.record_clients(&["visits"]);
     let task = reset_visits(&db);
     admin().ensure(task.succeeded(), "the-fix", || {
         task.failure("with 7 visits counted")
     });
+    ensure_done_by_the_task_itself(&db, &task);
     let seen = visits(&app);
     let stored = counted_in_database(&db);
     admin().ensure(seen == 0 && stored == Some(0), "the-fix", || {

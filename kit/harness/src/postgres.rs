@@ -202,6 +202,61 @@ impl TestDatabase {
             .collect()
     }
 
+    /// Starts recording which client programs change this database: every DDL command (an event
+    /// trigger) and every change to each table in `tables` records the session's
+    /// `application_name` (`psql` sets its own name there; libraries such as sqlx do not), read
+    /// back with [`TestDatabase::clients_seen`]. Kept in schema `kit_audit`, out of `public`.
+    #[track_caller]
+    pub fn record_clients(&self, tables: &[&str]) {
+        let mut sql = String::from(
+            "CREATE SCHEMA IF NOT EXISTS kit_audit;
+             CREATE TABLE IF NOT EXISTS kit_audit.clients (application_name text NOT NULL);
+             GRANT USAGE ON SCHEMA kit_audit TO PUBLIC;
+             GRANT SELECT ON kit_audit.clients TO PUBLIC;
+             CREATE OR REPLACE FUNCTION kit_audit.record_ddl() RETURNS event_trigger
+               LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+               BEGIN
+                 INSERT INTO kit_audit.clients VALUES (current_setting('application_name'));
+               END $$;
+             CREATE OR REPLACE FUNCTION kit_audit.record_change() RETURNS trigger
+               LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+               BEGIN
+                 INSERT INTO kit_audit.clients VALUES (current_setting('application_name'));
+                 RETURN NULL;
+               END $$;
+             DROP EVENT TRIGGER IF EXISTS kit_audit_ddl;
+             CREATE EVENT TRIGGER kit_audit_ddl ON ddl_command_end
+               EXECUTE FUNCTION kit_audit.record_ddl();",
+        );
+        for table in tables {
+            // Table names come from the check, not from the app.
+            sql.push_str(&format!(
+                "CREATE TRIGGER kit_audit_{table} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+                   ON public.{table} FOR EACH STATEMENT EXECUTE FUNCTION kit_audit.record_change();"
+            ));
+        }
+        self.as_admin(&sql);
+    }
+
+    /// The distinct `application_name`s recorded since [`TestDatabase::record_clients`].
+    #[track_caller]
+    pub fn clients_seen(&self) -> Vec<String> {
+        self.rows("SELECT DISTINCT application_name FROM kit_audit.clients ORDER BY 1")
+            .into_iter()
+            .filter_map(|mut row| row.remove(0))
+            .collect()
+    }
+
+    /// Runs SQL in this database as the server's administrator (event triggers need it).
+    #[track_caller]
+    fn as_admin(&self, sql: &str) {
+        let mut connection = connect(&self.admin.clone().database(&self.name));
+        block_on(sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut connection))
+            .unwrap_or_else(|err| {
+                panic!("test SQL (as the administrator) failed: {err}\n    {sql}")
+            });
+    }
+
     /// The names of the tables in the `public` schema.
     pub fn tables(&self) -> Vec<String> {
         self.rows("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")

@@ -20,7 +20,18 @@ use tracing_subscriber::EnvFilter;
 
 // ANCHOR: main
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    // One line on stderr and a failure status, even with RUST_BACKTRACE=1 (see `src/main.rs`).
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("noticeboard: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     // sqlx logs Postgres's notices ("relation ... already exists, skipping") at info level: noise
     // in an admin task's short log, whose lines should each say what the task did.
