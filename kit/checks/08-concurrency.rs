@@ -179,16 +179,29 @@ fn nothing_is_delivered_without_a_worker(world: &World, posted: usize) {
         let seen = deliveries(&world.stub.calls());
         format!(
             "{posted} notifications were posted while no worker process was running, and the \
-             webhook received {} deliveries within {QUIET:?} anyway (worker: {}): the web process \
+             webhook received {} within {QUIET:?} anyway (worker: {}): the web process \
              does the work itself, in the request or in a task it spawns. Then deliveries can only \
              be scaled by adding web processes, and a delivery in flight dies with its web \
              process. The web process should only put the notification in the backing service, \
              for a separate `worker` process type to deliver",
-            seen.len(),
+            deliveries_count(seen.len()),
             workers_named(&seen)
         )
     });
 }
+
+/// "1 delivery", "3 deliveries".
+fn deliveries_count(count: usize) -> String {
+    if count == 1 {
+        "1 delivery".into()
+    } else {
+        format!("{count} deliveries")
+    }
+}
+
+/// What to suspect when a worker runs and delivers nothing.
+const NOT_FOUND: &str = "the worker does not find what the web process stored (is the queue in the \
+     backing service that DATABASE_URL or REDIS_URL names, and does the worker read it there?)";
 
 /// Fails the check if `worker` has exited: a worker runs until it is stopped.
 #[track_caller]
@@ -318,9 +331,7 @@ fn with_no_worker_running_notifications_wait_for_one() {
     concurrency().ensure(missing.is_empty(), "the-fix", || {
         format!(
             "5 notifications were accepted while no worker ran; a worker process then ran for \
-             {DRAIN_TIMEOUT:?} and the webhook received no delivery of {missing:?}: the worker \
-             does not find what the web process stored (is the queue in the backing service \
-             that DATABASE_URL or REDIS_URL names, and does the worker read it there?)"
+             {DRAIN_TIMEOUT:?} and the webhook received no delivery of {missing:?}: {NOT_FOUND}"
         )
     });
 }
@@ -362,8 +373,13 @@ fn several_workers_share_the_work_and_deliver_each_notification_once() {
     concurrency().ensure(missing.is_empty(), "the-fix", || {
         format!(
             "three worker processes ran for {SHARED_DRAIN_TIMEOUT:?} with 9 notifications waiting, \
-             and the webhook received no delivery of {missing:?} ({} deliveries in all)",
-            seen.len()
+             and the webhook received no delivery of {missing:?} ({} in all){}",
+            deliveries_count(seen.len()),
+            if seen.is_empty() {
+                format!(": {NOT_FOUND}")
+            } else {
+                String::new()
+            }
         )
     });
     let twice: Vec<String> = counts
@@ -412,7 +428,8 @@ fn a_notification_in_flight_on_a_killed_worker_is_delivered_by_another() {
     ensure_running(&mut a);
     concurrency().ensure(!held.is_empty(), "the-fix", || {
         format!(
-            "worker A ran for {DRAIN_TIMEOUT:?} with 3 notifications waiting and delivered none"
+            "worker A ran for {DRAIN_TIMEOUT:?} with 3 notifications waiting and delivered none: \
+             {NOT_FOUND}"
         )
     });
     // The webhook holds every call for much longer than this check runs, so whatever worker A
@@ -508,7 +525,8 @@ fn notifications_wait_through_a_web_restart() {
             "web process A accepted 4 notifications ({:?}) and was killed, web process B accepted \
              2 more ({:?}); a worker then ran for {DRAIN_TIMEOUT:?} and the webhook never \
              received {missing:?}: what a web process accepted must wait in the backing service, \
-             not in the web process, and survive its restart",
+             not in the web process, and survive its restart (is it kept in the web process, or \
+             cleared when a web process starts?)",
             &ids[..4],
             &ids[4..]
         )
