@@ -16,17 +16,9 @@ pub fn output_dir(root: &Path) -> PathBuf {
     root.join("target").join("book")
 }
 
-fn mdbook() -> Result<()> {
-    match Command::new("mdbook").arg("--version").output() {
-        Ok(output) if output.status.success() => Ok(()),
-        _ => bail!("mdBook is not installed: `cargo install mdbook --locked --version ^0.5`"),
-    }
-}
-
 /// `mdbook build book`, failing on any warning (a missing include anchor is only a warning to mdBook).
 pub fn build(root: &Path) -> Result<()> {
-    mdbook()?;
-    let output = Command::new("mdbook")
+    let output = Command::new(crate::tools::mdbook(root)?)
         .args(["build", "book"])
         .current_dir(root)
         .output()
@@ -49,8 +41,7 @@ pub fn build(root: &Path) -> Result<()> {
 
 pub fn run(root: &Path, open: bool, serve: bool, out: &mut impl Write) -> Result<Verdict> {
     if serve {
-        mdbook()?;
-        let status = Command::new("mdbook")
+        let status = Command::new(crate::tools::mdbook(root)?)
             .args(["serve", "book"])
             .current_dir(root)
             .status()?;
@@ -317,16 +308,13 @@ pub fn check_lesson_anchors(root: &Path, factor: &Factor) -> Result<()> {
 /// Opens pages of the built book in headless Chromium and checks what only a browser shows: the
 /// scripts ran (code highlighted, sidebar filled with all twelve factors) and no directive is left.
 pub fn smoke_test_in_browser(root: &Path, manifest: &Manifest) -> Result<String> {
-    let browser = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|name| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()))
-        .context("no headless browser found: install Chromium (Debian/Ubuntu: `apt-get install chromium`)")?;
+    let browser = crate::tools::chromium()?.display().to_string();
     let profile = tempfile::TempDir::with_prefix("kit-chromium-")?;
     let mut pages = vec!["index.html".to_string()];
     pages.extend(manifest.available().map(Factor::page));
     for page in &pages {
         let url = format!("file://{}", output_dir(root).join(page).display());
-        let output = Command::new(browser)
+        let output = Command::new(&browser)
             .args([
                 "--headless",
                 "--no-sandbox",

@@ -2,7 +2,7 @@
 
 use crate::manifest::{Factor, Manifest};
 use crate::testrun::{self, Build, Outcome};
-use crate::{Verdict, progress, services, status, term};
+use crate::{Verdict, integrity, progress, services, status, term};
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
@@ -54,32 +54,34 @@ pub fn run(
         term::dim(&format!("· {}", dir.display()))
     )?;
     services::ensure(root, &factor.services, out)?;
-    let package = Factor::package(root, dir)?;
-    let outcomes = match testrun::build(root, &package, !options.solution)? {
-        Build::Failed { errors } => {
+    let outcomes = match build(root, factor, options.solution)? {
+        Err((package, errors)) => {
             report_compile_errors(factor, &package, &errors, out)?;
             if !options.solution {
                 progress::record(root, factor, 0, factor.intended_failures.len().max(1));
             }
             return Ok(Verdict::Red);
         }
-        Build::Built {
-            executables,
-            warnings,
-        } => {
-            if !warnings.is_empty() {
+        Ok(built) => {
+            if !built.warnings.is_empty() {
                 writeln!(
                     out,
                     "{}",
                     term::dim(&format!(
-                        "  ({} compiler warning(s): `cargo build -p {package}` shows them)",
-                        warnings.len()
+                        "  ({} compiler warning(s): `cargo build -p {}` shows them)",
+                        built.warnings.len(),
+                        built.package
                     ))
                 )?;
             }
             let mut outcomes = Vec::new();
-            for executable in executables {
-                outcomes.extend(testrun::run(&executable, &root.join(dir), None)?);
+            for executable in &built.executables {
+                outcomes.extend(testrun::run(
+                    executable,
+                    &root.join(dir),
+                    None,
+                    built.judged.as_ref(),
+                )?);
             }
             outcomes
         }
@@ -90,7 +92,60 @@ pub fn run(
     }
     // Recorded first, so the next step is the one `cargo xtask` alone now shows.
     let next = status::next_factor(root, manifest);
-    report(factor, &outcomes, &options, next, out)
+    let verdict = report(factor, &outcomes, &options, next, out)?;
+    if let Some(warning) = integrity::warning(root, factor) {
+        write!(out, "\n{}", term::wrap(&format!("⚠ {warning}"), 0))?;
+    }
+    Ok(verdict)
+}
+
+/// A factor's checks, built, and what they judge.
+pub struct Built {
+    /// The package judged (its warnings are the ones that count).
+    pub package: String,
+    pub executables: Vec<std::path::PathBuf>,
+    pub warnings: Vec<String>,
+    /// `None`: the exercise the checks were compiled with; else the solution.
+    pub judged: Option<testrun::Judged>,
+}
+
+/// Builds the factor's checks, which are compiled with its exercise (incrementally: the
+/// learner's edit loop) and, for the solution, the solution's binaries for those checks to judge.
+/// A compile error comes back as the package that failed and its errors.
+pub fn build(
+    root: &Path,
+    factor: &Factor,
+    solution: bool,
+) -> Result<std::result::Result<Built, (String, Vec<String>)>> {
+    let exercise = Factor::package(root, &factor.exercise)?;
+    let (executables, exercise_warnings) = match testrun::build(root, &exercise, true)? {
+        Build::Failed { errors } => return Ok(Err((exercise, errors))),
+        Build::Built {
+            executables,
+            warnings,
+        } => (executables, warnings),
+    };
+    if !solution {
+        return Ok(Ok(Built {
+            package: exercise,
+            executables,
+            warnings: exercise_warnings,
+            judged: None,
+        }));
+    }
+    let package = Factor::package(root, &factor.solution)?;
+    match testrun::build_app(root, &package)? {
+        Build::Failed { errors } => Ok(Err((package, errors))),
+        Build::Built { warnings, .. } => Ok(Ok(Built {
+            judged: Some(testrun::Judged {
+                package: package.clone(),
+                manifest_dir: root.join(&factor.solution),
+            }),
+            package,
+            executables,
+            warnings,
+        })),
+    }
 }
 
 fn report_compile_errors(

@@ -7,8 +7,10 @@
 mod bench;
 mod book;
 mod check;
+mod conventions;
 mod doctor;
 mod hint;
+mod integrity;
 mod manifest;
 mod memory;
 mod progress;
@@ -19,6 +21,7 @@ mod solution;
 mod status;
 mod term;
 mod testrun;
+mod tools;
 mod verify;
 mod watch;
 
@@ -89,7 +92,12 @@ enum Cmd {
     Doctor,
     /// The maintainer's gate: every exercise red for its intended reason, every solution green,
     /// clippy, rustfmt, xtask's own tests, the compose file and the book.
-    Verify,
+    Verify {
+        /// Run every factor's checks this many times (exercise and solution): a check that fails
+        /// once in N is a flaky check, and fails the gate.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
+    },
     /// Build the book (`--open` to read it, `--serve` to rebuild as you edit).
     Book {
         #[arg(long)]
@@ -109,6 +117,9 @@ enum Cmd {
     /// mdBook preprocessor for the book (run by mdBook, not by people).
     #[command(hide = true)]
     BookPreprocessor { args: Vec<String> },
+    /// Maintainers: record the checks and harness as shipped (`kit/checks/SHIPPED`).
+    #[command(hide = true)]
+    BlessChecks,
 }
 
 #[derive(Subcommand)]
@@ -155,15 +166,36 @@ impl From<bool> for Verdict {
     }
 }
 
-/// The kit's root folder, from xtask's own location (`XTASK_ROOT` overrides it for xtask's tests).
-pub fn project_root() -> PathBuf {
-    match std::env::var_os("XTASK_ROOT") {
-        Some(root) => PathBuf::from(root),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf(),
+/// The kit's root folder: the nearest folder at or above the current one that holds `factors.toml`
+/// and `xtask/` (`XTASK_ROOT` overrides it for xtask's tests).
+///
+/// Found from where the command runs, never from a path compiled into the binary: with a target
+/// folder shared between two clones (`CARGO_TARGET_DIR`), the binary may have been built in the other.
+pub fn project_root() -> anyhow::Result<PathBuf> {
+    if let Some(root) = std::env::var_os("XTASK_ROOT") {
+        return Ok(PathBuf::from(root));
     }
+    let cwd = std::env::current_dir()
+        .map_err(|err| UsageError(format!("cannot read the current folder: {err}")))?;
+    cwd.ancestors()
+        .find(|dir| dir.join("factors.toml").is_file() && dir.join("xtask").is_dir())
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{} is not inside a Twelve-Factor Rust checkout (no factors.toml above it); \
+                 run cargo xtask from the kit's folder",
+                cwd.display()
+            ))
+            .into()
+        })
+}
+
+/// Whether `err`, or anything it was wrapped around, is a mistake in how the command was called.
+///
+/// Searching the whole chain keeps exit code 2 when a caller adds `.context(..)` to a usage error.
+fn is_usage_error(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.is::<UsageError>() || cause.is::<UnknownFactor>())
 }
 
 fn main() -> ExitCode {
@@ -189,8 +221,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(Verdict::Green) => ExitCode::SUCCESS,
         Ok(Verdict::Red) => ExitCode::from(1),
-        Err(err) if err.is::<UsageError>() || err.is::<UnknownFactor>() => {
-            eprintln!("error: {err}");
+        Err(err) if is_usage_error(&err) => {
+            eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
         Err(err) => {
@@ -201,8 +233,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Verdict> {
-    let root = project_root();
-    let out = &mut std::io::stdout().lock();
+    let root = project_root()?;
+    // A reader that stops early (`cargo xtask check 4 | head -2`) must not turn the verdict into an
+    // error: the rest of the output is dropped and the exit code stays the verdict's.
+    let out = &mut term::QuietPipe::new(std::io::stdout().lock());
     if let Some(Cmd::BookPreprocessor { args }) = &cli.command {
         return book::preprocess(&root, args).map(|()| Verdict::Green);
     }
@@ -259,10 +293,18 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             ServicesCmd::Status => services::status(&root, out).map(Verdict::from),
         },
         Cmd::Doctor => doctor::run(&root, &manifest, out),
-        Cmd::Verify => verify::run(&root, &manifest, out),
+        Cmd::Verify { repeat } => verify::run(&root, &manifest, repeat, out),
         Cmd::Book { open, serve } => book::run(&root, open, serve, out),
         Cmd::Bench { runs, skip_cold } => bench::run(&root, runs, skip_cold, out),
         Cmd::BookPreprocessor { .. } => unreachable!("handled above"),
+        Cmd::BlessChecks => {
+            let count = integrity::bless(&root)?;
+            std::io::Write::write_fmt(
+                out,
+                format_args!("Recorded {count} files in kit/checks/SHIPPED.\n"),
+            )?;
+            Ok(Verdict::Green)
+        }
     }
 }
 

@@ -129,7 +129,7 @@ impl Factor {
 /// The kit's own manifest, for xtask's unit tests.
 #[cfg(test)]
 pub fn kit() -> Manifest {
-    Manifest::load(&crate::project_root()).expect("factors.toml loads")
+    Manifest::load(&crate::project_root().unwrap()).expect("factors.toml loads")
 }
 
 #[cfg(test)]
@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn every_available_factor_is_complete() {
-        let root = crate::project_root();
+        let root = crate::project_root().unwrap();
         for factor in manifest().available() {
             assert!(
                 factor.hints.len() >= 2,

@@ -90,6 +90,11 @@ fn probe_redis(url: &Url) -> Result<(), String> {
     let mut connection = client
         .get_connection_with_timeout(Duration::from_secs(2))
         .map_err(|err| err.to_string())?;
+    // The timeout above covers the handshake only; a server that stops answering must not hang us.
+    connection
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .and_then(|()| connection.set_write_timeout(Some(Duration::from_secs(2))))
+        .map_err(|err| err.to_string())?;
     redis::cmd("PING")
         .query::<String>(&mut connection)
         .map(drop)

@@ -1,5 +1,6 @@
 //! `cargo xtask` and `cargo xtask status [--json]`: where the learner is, and what to do next.
 
+use crate::integrity;
 use crate::manifest::{Factor, Manifest};
 use crate::progress::{self, State};
 use crate::{Verdict, term};
@@ -93,6 +94,12 @@ pub fn run(root: &Path, manifest: &Manifest, json: bool, out: &mut impl Write) -
                 "state": label(&state),
                 "passed": passed,
                 "total": total,
+                // Files of this factor's checks that differ from what the kit shipped.
+                "checks_edited": if factor.available {
+                    integrity::edited_checks(root, factor)
+                } else {
+                    Vec::new()
+                },
             })
         })
         .collect();

@@ -5,9 +5,12 @@
 //! into one [`Outcome`] per test.
 
 use anyhow::{Context, Result, bail};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// No test run may take longer than this; a hung app must not hang the learner's terminal.
@@ -36,10 +39,41 @@ pub enum Build {
 /// solutions, whatever the command: the setting is part of a build's identity, so `check` and
 /// `verify` then share one build of each crate instead of keeping two.
 pub fn build(root: &Path, package: &str, incremental: bool) -> Result<Build> {
+    cargo_build(
+        root,
+        &["test", "--no-run", "--package", package],
+        package,
+        incremental,
+    )
+}
+
+/// `cargo build --bins -p <package>`: the binaries of an app that another package's checks judge
+/// (a solution, judged by the checks compiled with its exercise). No executables are reported.
+pub fn build_app(root: &Path, package: &str) -> Result<Build> {
+    cargo_build(
+        root,
+        &["build", "--bins", "--package", package],
+        package,
+        false,
+    )
+}
+
+/// Set by `verify`: builds must not touch `Cargo.lock` (a learner's `check` may, when the lesson is
+/// adding a dependency).
+static LOCKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, every build of this process runs with `--locked`.
+pub fn require_locked() {
+    LOCKED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn cargo_build(root: &Path, args: &[&str], package: &str, incremental: bool) -> Result<Build> {
     let mut command = Command::new(cargo());
+    command.current_dir(root).args(args);
+    if LOCKED.load(std::sync::atomic::Ordering::SeqCst) {
+        command.arg("--locked");
+    }
     command
-        .current_dir(root)
-        .args(["test", "--no-run", "--package", package])
         // Colour only for a terminal.
         .arg(if crate::term::interactive() {
             "--color=always"
@@ -177,22 +211,65 @@ pub struct Outcome {
     pub output: String,
 }
 
+/// Another package's binaries for a factor's checks to judge.
+///
+/// A factor's checks are compiled once, with its exercise; the same check binary judges the
+/// reference solution (or any app) when told where that app's binaries are. The harness reads the
+/// `KIT_APP_*` variables (`kit_harness::app_binary!`).
+pub struct Judged {
+    pub package: String,
+    pub manifest_dir: PathBuf,
+}
+
+impl Judged {
+    fn point(&self, command: &mut Command, check_binary: &Path) {
+        // Cargo puts test binaries in `<profile>/deps/` and package binaries in `<profile>/`.
+        let bin_dir = check_binary
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."));
+        command
+            .env("KIT_APP_PACKAGE", &self.package)
+            .env("KIT_APP_BIN_DIR", bin_dir)
+            .env("KIT_APP_MANIFEST_DIR", &self.manifest_dir);
+    }
+}
+
 /// Runs a libtest executable with `cwd` as working directory (Cargo uses the package root).
-pub fn run(executable: &Path, cwd: &Path, filter: Option<&str>) -> Result<Vec<Outcome>> {
+///
+/// The outcomes count only if the run finished: the binary exited as libtest does (0 when every
+/// test passed, 101 when some failed) and reported an outcome for every test it lists. A binary
+/// that aborts, is killed or runs out of time is an error ("the checks themselves did not finish"),
+/// never a verdict made of the checks that happened to print.
+///
+/// The binary runs in a process group of its own, and the whole group is killed when it ends or
+/// times out, so no app a check started outlives the run (holding ports and databases).
+pub fn run(
+    executable: &Path,
+    cwd: &Path,
+    filter: Option<&str>,
+    judged: Option<&Judged>,
+) -> Result<Vec<Outcome>> {
+    let expected = list(executable, cwd, filter)?;
     let mut command = Command::new(executable);
+    if let Some(judged) = judged {
+        judged.point(&mut command, executable);
+    }
     command
         .current_dir(cwd)
         .env("RUST_BACKTRACE", "0")
+        .process_group(0)
         // The checks mostly wait on the apps they spawn, so run them all at once, not two by two.
         .arg("--test-threads=8")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(filter) = filter {
-        command.arg(filter);
+        command.args([filter, "--exact"]);
     }
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot run {}", executable.display()))?;
+    let group = Pid::from_raw(child.id() as i32);
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -200,21 +277,97 @@ pub fn run(executable: &Path, cwd: &Path, filter: Option<&str>) -> Result<Vec<Ou
         text
     });
     let mut stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
     let started = Instant::now();
-    loop {
-        if child.try_wait()?.is_some() {
-            break;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
         }
         if started.elapsed() > RUN_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the checks took longer than {RUN_LIMIT:?} and were stopped");
+            break None;
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
+    // Whatever the checks started and did not stop, and the binary itself on a time-out.
+    let _ = killpg(group, Signal::SIGKILL);
+    let _ = child.wait();
+    let Some(status) = status else {
+        bail!(
+            "the checks themselves did not finish: they took longer than {RUN_LIMIT:?} and were stopped"
+        );
+    };
     let text = reader.join().unwrap_or_default();
-    Ok(parse(&text))
+    let stderr = errors.join().unwrap_or_default();
+    let outcomes = parse(&text);
+    if let Some(problem) = unfinished(&expected, &outcomes, status) {
+        let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
+        let detail = last
+            .map(|line| format!(" ({})", line.trim()))
+            .unwrap_or_default();
+        bail!("the checks themselves did not finish: {problem}{detail}");
+    }
+    Ok(outcomes)
+}
+
+/// The tests the binary holds (matching `filter`), from `--list`.
+fn list(executable: &Path, cwd: &Path, filter: Option<&str>) -> Result<Vec<String>> {
+    let mut command = Command::new(executable);
+    command
+        .current_dir(cwd)
+        .args(["--list", "--format", "terse"]);
+    if let Some(filter) = filter {
+        command.args([filter, "--exact"]);
+    }
+    let output = command
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", executable.display()))?;
+    if !output.status.success() {
+        bail!(
+            "the checks themselves did not finish: {} --list failed ({})",
+            executable.display(),
+            output.status
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Why a run's outcomes cannot be trusted, if they cannot.
+fn unfinished(expected: &[String], outcomes: &[Outcome], status: ExitStatus) -> Option<String> {
+    let missing: Vec<&str> = expected
+        .iter()
+        .filter(|name| !outcomes.iter().any(|outcome| &outcome.name == *name))
+        .map(String::as_str)
+        .collect();
+    let all_passed = outcomes.iter().all(|outcome| outcome.passed);
+    let exited_as_libtest = match status.code() {
+        Some(0) => all_passed,
+        Some(101) => !all_passed,
+        _ => false,
+    };
+    if !missing.is_empty() {
+        Some(format!(
+            "{} of {} checks reported no outcome (first: {}); the test binary ended with {status}",
+            missing.len(),
+            expected.len(),
+            missing[0]
+        ))
+    } else if expected.is_empty() {
+        Some("the test binary lists no checks".into())
+    } else if !exited_as_libtest {
+        Some(format!("the test binary ended with {status}"))
+    } else {
+        None
+    }
 }
 
 /// Parses libtest's human output: `test NAME ... ok|FAILED` lines, then `---- NAME stdout ----`
@@ -377,6 +530,104 @@ error: could not compile `ex06-processes` (bin \"ex06-processes\") due to 1 prev
                 ("visits_survive_a_restart", true)
             ]
         );
+    }
+
+    fn exit(code: i32) -> ExitStatus {
+        use std::os::unix::process::ExitStatusExt;
+        ExitStatus::from_raw(code << 8)
+    }
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| name.to_string()).collect()
+    }
+
+    #[test]
+    fn a_run_is_finished_only_with_every_outcome_and_libtests_exit_code() {
+        let outcomes = parse(LIBTEST);
+        let listed = names(&[
+            "sessions_are_shared",
+            "visits_are_shared",
+            "visits_survive_a_restart",
+        ]);
+        assert_eq!(unfinished(&listed, &outcomes, exit(101)), None);
+        // A red run cannot exit 0; a crash is not a verdict.
+        assert!(unfinished(&listed, &outcomes, exit(0)).is_some());
+        assert!(unfinished(&listed, &outcomes, exit(134)).is_some());
+    }
+
+    #[test]
+    fn a_run_that_stopped_part_way_is_never_green() {
+        // Two checks printed `ok`, then the binary aborted before the third reported anything.
+        let partial = "running 3 tests\ntest a ... ok\ntest b ... ok\n";
+        let outcomes = parse(partial);
+        let problem = unfinished(&names(&["a", "b", "c"]), &outcomes, exit(0)).unwrap();
+        assert!(
+            problem.contains("1 of 3 checks reported no outcome (first: c)"),
+            "{problem}"
+        );
+        use std::os::unix::process::ExitStatusExt;
+        let killed = ExitStatus::from_raw(9);
+        assert!(unfinished(&names(&["a", "b"]), &outcomes, killed).is_some());
+        assert!(unfinished(&[], &[], exit(0)).is_some());
+    }
+
+    /// A stand-in for a check binary: lists two checks, reports one, then dies as `how` says.
+    fn fake_check_binary(dir: &Path, how: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("checks");
+        let script = format!(
+            "#!/bin/sh\nif [ \"$1\" = --list ]; then printf 'a: test\\nb: test\\n'; exit 0; fi\n\
+             echo 'running 2 tests'\necho 'test a ... ok'\n{how}\n"
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_check_binary_that_crashes_or_is_killed_part_way_is_an_error_not_a_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        for how in [
+            "kill -9 $$",
+            "exit 0",
+            "echo 'test b ... ok'; kill -ABRT $$",
+        ] {
+            let binary = fake_check_binary(dir.path(), how);
+            let err = run(&binary, dir.path(), None, None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("the checks themselves did not finish"),
+                "{how}: {err}"
+            );
+        }
+        let binary = fake_check_binary(dir.path(), "echo 'test b ... ok'; exit 0");
+        let outcomes = run(&binary, dir.path(), None, None).unwrap();
+        assert!(outcomes.iter().all(|outcome| outcome.passed) && outcomes.len() == 2);
+    }
+
+    #[test]
+    fn the_apps_a_check_started_do_not_outlive_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("app.pid");
+        // The "check" leaves a background app behind, as a check binary that aborts would.
+        let how = format!(
+            "sleep 60 & echo $! > {}; echo 'test b ... ok'; exit 0",
+            pid_file.display()
+        );
+        let binary = fake_check_binary(dir.path(), &how);
+        run(&binary, dir.path(), None, None).unwrap();
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let alive = nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ");
+        assert!(!alive, "the app started by the check is still running");
     }
 
     #[test]

@@ -341,3 +341,67 @@ fn local_services_start_idempotently_and_stop() {
         "{text}"
     );
 }
+
+/// With a target folder shared between clones (`CARGO_TARGET_DIR`), the xtask binary may have been
+/// built in another clone: the kit is the one around the working folder, never a compiled-in path.
+#[test]
+fn the_kit_is_found_from_the_working_folder() {
+    let kit = sandbox();
+    std::fs::create_dir_all(kit.path().join("xtask")).unwrap();
+    let manifest = kit.path().join("factors.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    // Mark the first hint of Factor VI in this copy only.
+    let (before, after) = text.split_once("number = 6").unwrap();
+    let after = after.replacen(
+        "hints = [\n    \"\"\"",
+        "hints = [\n    \"\"\"THIS SANDBOX'S HINT. ",
+        1,
+    );
+    let text = format!("{before}number = 6{after}");
+    std::fs::write(&manifest, text).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["hint", "6", "--level", "1"])
+        .current_dir(kit.path().join("exercises/06-processes"))
+        .env_remove("XTASK_ROOT")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("THIS SANDBOX'S HINT."), "{stdout}");
+
+    let outside = TempDir::with_prefix("xtask-outside-").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("status")
+        .current_dir(outside.path())
+        .env_remove("XTASK_ROOT")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("not inside a Twelve-Factor Rust checkout"),
+        "{stderr}"
+    );
+}
+
+/// `cargo xtask … | head -2`: the reader goes away, the command ends quietly with its own code.
+#[test]
+fn a_closed_pipe_ends_quietly_with_the_commands_exit_code() {
+    use std::process::Stdio;
+    let kit = sandbox();
+    for (args, code) in [(&["status"][..], 0), (&["hint", "6"][..], 0)] {
+        let mut child = xtask(kit.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before the first line
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}

@@ -10,7 +10,6 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -247,12 +246,9 @@ fn capture(
     })
 }
 
-/// A free loopback port, found by binding port 0 and letting it go.
+/// A port for an app: leased so that no other check on this machine gets it (see [`crate::ports`]).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("no free loopback port")
+    crate::ports::lease()
 }
 
 /// A running (or exited) app. Dropping it kills the process.
@@ -340,7 +336,9 @@ impl App {
                 }
                 None => std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
             };
-            if ready {
+            // An answer proves readiness only if it came from this process, not from another
+            // program that happens to listen on the port.
+            if ready && self.listens_on_its_port() {
                 return;
             }
             if let Some(status) = self.poll_exit() {
@@ -352,6 +350,16 @@ impl App {
             }
             if Instant::now() >= deadline {
                 let probe = path.map_or("a connection".to_string(), |p| format!("GET {p}"));
+                if ready {
+                    panic!(
+                        "port {} answered {probe}, but {} (pid {}) does not listen on it: another \
+                         process answered; its last output:\n{}",
+                        self.port,
+                        self.name,
+                        self.pid(),
+                        self.tail(12)
+                    );
+                }
                 panic!(
                     "{} did not answer {probe} on port {} within {:?}; its last output:\n{}",
                     self.name,
@@ -362,6 +370,22 @@ impl App {
             }
             thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Whether this process (or a process it started) holds a listening socket on its port.
+    ///
+    /// Where `/proc` cannot tell (not Linux), the answer on the port is taken at its word.
+    pub fn listens_on_its_port(&self) -> bool {
+        if !Path::new("/proc/self/net/tcp").exists() {
+            return true;
+        }
+        let mut pids = vec![self.pid()];
+        pids.extend(crate::procfs::descendants(self.pid()));
+        pids.iter().any(|pid| {
+            crate::procfs::listening_sockets(*pid)
+                .iter()
+                .any(|addr| addr.port() == self.port)
+        })
     }
 
     /// Sends a Unix signal (SIGTERM, SIGINT, ...) to the process.

@@ -12,6 +12,7 @@
 //! - [`proxy`]: a loopback TCP proxy a test can cut and restore to simulate an outage.
 //! - [`stub`]: a loopback HTTP server standing in for an upstream (a webhook): records every call,
 //!   answers as slowly as the test wants.
+//! - [`ports`]: ports leased so that no two checks on the machine get the same one.
 //! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, open files.
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
@@ -24,12 +25,14 @@ pub mod app;
 pub mod http;
 pub mod lesson;
 pub mod noticeboard;
+pub mod ports;
 pub mod postgres;
 pub mod procfs;
 pub mod proxy;
 pub mod redis;
 pub mod services;
 pub mod stub;
+pub mod target;
 
 pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
@@ -39,22 +42,37 @@ pub use proxy::TcpProxy;
 pub use redis::TestRedis;
 pub use stub::HttpStub;
 
-/// The path of a binary Cargo built for the package whose tests are running.
+/// The path of a binary of the app under test.
 ///
-/// Exercise and solution packages differ in name, so the shared check files cannot name binaries
-/// literally. `app_binary!()` is the package's default binary (`CARGO_BIN_EXE_<package>`);
-/// `app_binary!("migrate")` is the binary `<package>-migrate` (declare it with `[[bin]]`).
+/// A factor's checks are compiled once, with its exercise, and judge whichever app xtask points
+/// them at (`cargo xtask check N --solution` judges the reference): so the check files never name
+/// binaries literally. `app_binary!()` is the app's default binary; `app_binary!("migrate")` is
+/// its binary `<package>-migrate` (declare it with `[[bin]]`). Without xtask's `KIT_APP_*`
+/// variables (a plain `cargo test -p exNN-…`), they are the binaries of the package being tested.
 #[macro_export]
 macro_rules! app_binary {
     () => {
-        env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")))
+        $crate::target::binary(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))), "")
     };
     ($suffix:literal) => {
-        env!(concat!(
-            "CARGO_BIN_EXE_",
-            env!("CARGO_PKG_NAME"),
-            "-",
-            $suffix
-        ))
+        $crate::target::binary(
+            env!(concat!(
+                "CARGO_BIN_EXE_",
+                env!("CARGO_PKG_NAME"),
+                "-",
+                $suffix
+            )),
+            concat!("-", $suffix),
+        )
+    };
+}
+
+/// The folder of the app under test's package (its `Cargo.toml`), for checks that judge how the
+/// app is built. The same rule as [`app_binary!`]: xtask's `KIT_APP_MANIFEST_DIR`, else the package
+/// being tested.
+#[macro_export]
+macro_rules! app_manifest_dir {
+    () => {
+        $crate::target::manifest_dir(env!("CARGO_MANIFEST_DIR"))
     };
 }

@@ -11,18 +11,30 @@ use std::future::Future;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-/// Runs async sqlx work from a synchronous test.
+/// The longest any one statement of the harness may take: a stuck server fails the check, it
+/// does not hang it.
+const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Runs async sqlx work from a synchronous test, within [`STATEMENT_TIMEOUT`].
+#[track_caller]
 fn block_on<F: Future>(future: F) -> F::Output {
+    match runtime().block_on(async { tokio::time::timeout(STATEMENT_TIMEOUT, future).await }) {
+        Ok(output) => output,
+        Err(_) => panic!(
+            "Postgres did not answer the harness within {STATEMENT_TIMEOUT:?}: {START_SERVICES}"
+        ),
+    }
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("cannot start the harness's tokio runtime")
-        })
-        .block_on(future)
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("cannot start the harness's tokio runtime")
+    })
 }
 
 fn options(url: &str) -> PgConnectOptions {

@@ -99,6 +99,30 @@ pub fn listening_sockets(pid: u32) -> Vec<SocketAddr> {
     listening
 }
 
+/// The processes `pid` started, their children, and so on (from `/proc/<pid>/task/*/children`).
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(parent) = queue.pop() {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                if !found.contains(&child) {
+                    found.push(child);
+                    queue.push(child);
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Whether `addr` accepts connections on every interface (`0.0.0.0` or `::`), not only one.
 pub fn is_all_interfaces(addr: &SocketAddr) -> bool {
     addr.ip().is_unspecified()
@@ -178,6 +202,18 @@ mod tests {
         let listening = listening_sockets(std::process::id());
         assert!(listening.contains(&addr), "{listening:?} lacks {addr}");
         assert!(!is_all_interfaces(&addr));
+    }
+
+    #[test]
+    fn finds_the_children_of_a_process() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let found = descendants(std::process::id());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(found.contains(&child.id()), "{found:?}");
     }
 
     #[test]

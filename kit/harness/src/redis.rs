@@ -24,9 +24,18 @@ pub struct TestRedis {
 fn connect(url: &str) -> Connection {
     let client = redis::Client::open(url)
         .unwrap_or_else(|err| panic!("REDIS_URL {url:?} is not a Redis URL ({err}): check .env"));
-    client
+    let connection = client
         .get_connection_with_timeout(REACH_TIMEOUT)
-        .unwrap_or_else(|err| panic!("Redis is not reachable at {url} ({err}): {START_SERVICES}"))
+        .unwrap_or_else(|err| panic!("Redis is not reachable at {url} ({err}): {START_SERVICES}"));
+    bounded(connection)
+}
+
+/// `connection` with a time limit on every command: redis-rs applies the connect timeout to the
+/// handshake only, so a Redis that stops answering would otherwise hang the check.
+fn bounded(connection: Connection) -> Connection {
+    let _ = connection.set_read_timeout(Some(REACH_TIMEOUT));
+    let _ = connection.set_write_timeout(Some(REACH_TIMEOUT));
+    connection
 }
 
 impl TestRedis {
@@ -135,9 +144,10 @@ impl Drop for TestRedis {
         let Ok(client) = redis::Client::open(self.base_url.as_str()) else {
             return;
         };
-        let Ok(mut control) = client.get_connection_with_timeout(REACH_TIMEOUT) else {
+        let Ok(control) = client.get_connection_with_timeout(REACH_TIMEOUT) else {
             return;
         };
+        let mut control = bounded(control);
         let _: redis::RedisResult<()> = redis::cmd("SELECT")
             .arg(self.index)
             .query(&mut control)

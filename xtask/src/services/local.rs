@@ -14,10 +14,7 @@ fn services_dir(root: &Path) -> PathBuf {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+    nix::unistd::geteuid().is_root()
 }
 
 /// Runs `program` as the `postgres` user when we are root, as ourselves otherwise.
@@ -113,10 +110,12 @@ fn postgres_base(root: &Path) -> PathBuf {
     if enters {
         return preferred;
     }
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    root.hash(&mut hasher);
-    std::env::temp_dir().join(format!("twelve-factor-rust-postgres-{:x}", hasher.finish()))
+    std::env::temp_dir().join(format!(
+        "twelve-factor-rust-postgres-{:016x}",
+        // FNV-1a gives the same name for the same folder with every Rust release
+        // (`DefaultHasher` makes no such promise, and a new name would orphan a learner's data).
+        crate::integrity::fnv1a(root.as_os_str().as_encoded_bytes())
+    ))
 }
 
 fn postgres_dirs(root: &Path) -> PostgresDirs {
@@ -130,10 +129,13 @@ fn postgres_dirs(root: &Path) -> PostgresDirs {
 }
 
 pub fn start_postgres(root: &Path, url: &Url) -> Result<()> {
-    let bin = postgres_bin_dir().context(
-        "no Postgres server binaries (pg_ctl) found: install them (Debian/Ubuntu: `apt-get install postgresql`; \
-         macOS: `brew install postgresql@15`) or run Docker",
-    )?;
+    let bin = match postgres_bin_dir() {
+        Some(bin) => bin,
+        None => {
+            crate::tools::install(&crate::tools::POSTGRES)?;
+            postgres_bin_dir().context("Postgres was installed, but no pg_ctl was found")?
+        }
+    };
     let dirs = postgres_dirs(root);
     let user = url.username();
     let password = url.password().unwrap_or_default();
@@ -141,11 +143,7 @@ pub fn start_postgres(root: &Path, url: &Url) -> Result<()> {
     let host = url.host_str().unwrap_or("127.0.0.1");
     std::fs::create_dir_all(&dirs.sockets)?;
     if is_root() {
-        if !Command::new("id")
-            .arg("postgres")
-            .output()
-            .is_ok_and(|output| output.status.success())
-        {
+        if !matches!(nix::unistd::User::from_name("postgres"), Ok(Some(_))) {
             bail!(
                 "Postgres refuses to run as root and there is no `postgres` user to run it: \
                  create one (`useradd --system --home /var/lib/postgresql postgres`) or run as a normal user"
@@ -247,10 +245,13 @@ fn redis_files(root: &Path) -> RedisFiles {
 }
 
 pub fn start_redis(root: &Path, url: &Url) -> Result<()> {
-    let server = redis_server().context(
-        "no redis-server found: install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: \
-         `brew install redis`) or run Docker",
-    )?;
+    let server = match redis_server() {
+        Some(server) => server,
+        None => {
+            crate::tools::install(&crate::tools::REDIS)?;
+            redis_server().context("Redis was installed, but no redis-server was found")?
+        }
+    };
     let files = redis_files(root);
     std::fs::create_dir_all(&files.dir)?;
     let mut command = Command::new(server);
@@ -282,10 +283,15 @@ pub fn start_redis(root: &Path, url: &Url) -> Result<()> {
     run(command, "redis-server").map(drop)
 }
 
+/// The process named in `pid_file`, if it is still alive (signal 0 asks the kernel, on any Unix;
+/// `EPERM` means it lives but belongs to another user, such as `postgres`).
 fn pid_alive(pid_file: &Path) -> Option<u32> {
     let text = std::fs::read_to_string(pid_file).ok()?;
-    let pid: u32 = text.lines().next()?.trim().parse().ok()?;
-    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => u32::try_from(pid).ok(),
+        Err(_) => None,
+    }
 }
 
 /// Stops the local services this kit started; returns what it did, one line each.
@@ -304,9 +310,11 @@ pub fn stop_all(root: &Path, purge: bool) -> Result<Vec<String>> {
     }
     let redis = redis_files(root);
     if let Some(pid) = pid_alive(&redis.pid) {
-        let mut kill = Command::new("kill");
-        kill.arg(pid.to_string());
-        run(kill, "kill redis-server")?;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .context("cannot stop redis-server")?;
         for _ in 0..100 {
             if pid_alive(&redis.pid).is_none() {
                 break;

