@@ -210,13 +210,13 @@ fn ensure_running(worker: &mut App) {
         concurrency().fail(
             "the-exercise",
             format!(
-                "`{} worker` ({}) exited ({status}) instead of running until it is stopped; its \
-                 last output:\n{}  The app needs a second process type, `worker`: a long-running \
-                 process that takes waiting notifications from the backing service and delivers \
-                 them",
-                binary(),
+                "{}, `{} worker`, exited ({status}) instead of running until it is stopped. The \
+                 app needs a second process type, `worker`: a long-running process that takes \
+                 waiting notifications from the backing service and delivers them. Its last \
+                 output:\n{}",
                 worker.name(),
-                worker.tail(6)
+                binary(),
+                worker.tail(6).trim_end()
             ),
         );
     }
