@@ -14,6 +14,8 @@
 //!   answers as slowly as the test wants.
 //! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, open files.
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
+//! - [`package`]: the package as Cargo and git see it: its binaries (`cargo metadata`), and git
+//!   run in its directory.
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
 //! - [`services`]: where the backing services are (env, then `.env`, then the compose defaults).
 //!
@@ -24,6 +26,7 @@ pub mod app;
 pub mod http;
 pub mod lesson;
 pub mod noticeboard;
+pub mod package;
 pub mod postgres;
 pub mod procfs;
 pub mod proxy;
@@ -34,6 +37,7 @@ pub mod stub;
 pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
 pub use lesson::{Lesson, lesson};
+pub use package::{Binary, Package};
 pub use postgres::TestDatabase;
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
@@ -56,5 +60,16 @@ macro_rules! app_binary {
             "-",
             $suffix
         ))
+    };
+}
+
+/// The directory of the package whose tests are running (the one holding its `Cargo.toml`).
+///
+/// For the few checks that judge the package rather than one binary they can name: they hand it
+/// to [`Package::inspect`] to ask Cargo which binaries the package builds, and run git there.
+#[macro_export]
+macro_rules! app_package_dir {
+    () => {
+        env!("CARGO_MANIFEST_DIR")
     };
 }
