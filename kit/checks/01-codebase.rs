@@ -136,17 +136,19 @@ fn start_or_fail(binary: &Binary, deploy: &Deploy, section: &str) -> App {
         codebase().fail(
             section,
             format!(
-                "{} did not start as deploy {} ({}): {err}",
+                "{} did not start as deploy {} ({}): {}\n  Every deploy runs the same build with an \
+                 environment of its own; this one could not start with the one it was given.",
                 binary.name,
                 deploy.name,
-                deploy.env()
+                deploy.env(),
+                err.trim_end()
             ),
         )
     })
 }
 
-/// What is wrong with the homepage `app` serves as `deploy`, if anything.
-fn homepage_problem(app: &App, deploy: &Deploy) -> Option<String> {
+/// What is wrong with the homepage `binary` serves as `deploy`, if anything.
+fn homepage_problem(binary: &Binary, app: &App, deploy: &Deploy) -> Option<String> {
     let home = app.get("/");
     let shows = |text: &str| home.body.contains(text);
     let problem = if home.status != 200 {
@@ -161,20 +163,20 @@ fn homepage_problem(app: &App, deploy: &Deploy) -> Option<String> {
         return None;
     };
     Some(format!(
-        "{}, started as deploy {} ({}), {problem}; GET / answered {:?}",
-        app.name().split(" as deploy").next().unwrap_or_default(),
+        "{}, started as deploy {} ({}), {problem}; GET / answered {:?}.",
+        binary.name,
         deploy.name,
         deploy.env(),
         home.body
     ))
 }
 
-/// `(n binaries; each was tried)`, for messages about a package that still builds several.
+/// A note for messages about a package that still builds several binaries.
 fn several_note() -> String {
     match binaries().len() {
         1 => String::new(),
         count => format!(
-            "\n  (Cargo builds {count} binaries from this package: {}; each was run as every deploy.)",
+            "\n  (Cargo builds {count} binaries from this package, {}; the checks run each of them.)",
             names(binaries())
         ),
     }
@@ -194,9 +196,10 @@ fn the_package_builds_one_app_binary() {
     let binaries = binaries();
     codebase().ensure(binaries.len() == 1, "the-anti-pattern", || {
         format!(
-            "Cargo builds {} binaries from package {}: {}. Each is a copy of the app for one deploy, \
-             so every fix has to be made once per copy, and the copies drift apart. One codebase \
-             makes one app: build it once, and let every deploy run that build with its own config",
+            "Cargo builds {} binaries from package {}: {}. A binary per deploy is a build per \
+             deploy: what runs in staging is not what runs in production, and the code behind each \
+             can drift apart unnoticed (as the exercise's two copies did). One codebase makes one \
+             app: build it once, and let every deploy run that build with its own config.",
             binaries.len(),
             package().name(),
             names(binaries)
@@ -208,23 +211,22 @@ fn the_package_builds_one_app_binary() {
 /// environment differs.
 #[test]
 fn the_same_binary_runs_as_staging_and_as_production() {
+    let mut problems = Vec::new();
     for binary in binaries() {
         for deploy in [Deploy::staging(), Deploy::production()] {
             let app = start_or_fail(binary, &deploy, "one-app-many-deploys");
-            if let Some(problem) = homepage_problem(&app, &deploy) {
-                codebase().fail(
-                    "one-app-many-deploys",
-                    format!(
-                        "{problem}.\n  This binary's deploy settings are written in its code, so it \
-                         can only ever be the deploy it was made for. Staging and production must \
-                         run one build, each told by its environment which deploy it is and how \
-                         it differs{}",
-                        several_note()
-                    ),
-                );
-            }
+            problems.extend(homepage_problem(binary, &app, &deploy));
         }
     }
+    codebase().ensure(problems.is_empty(), "one-app-many-deploys", || {
+        format!(
+            "{}\n  A binary that shows another deploy's name or banner has its deploy's settings \
+             written in, and can only ever be the deploy it was made for. Staging and production \
+             must run one build, each told by its environment which deploy it is.{}",
+            problems.join("\n"),
+            several_note()
+        )
+    });
 }
 
 /// A deploy nobody planned (a preview, a new region) takes config, not code: the checks invent
@@ -232,31 +234,28 @@ fn the_same_binary_runs_as_staging_and_as_production() {
 #[test]
 fn a_new_deploy_needs_config_not_code() {
     let deploy = Deploy::invented();
+    let mut problems = Vec::new();
     for binary in binaries() {
-        let app = match start(binary, &deploy) {
-            Ok(app) => app,
-            Err(err) => codebase().fail(
-                "one-app-many-deploys",
-                format!(
-                    "{} refused to start as a deploy nobody wrote code for ({}): {err}\n  A new \
-                     deploy must need nothing but config: no code may know the list of deploys",
-                    binary.name,
-                    deploy.env()
-                ),
-            ),
-        };
-        if let Some(problem) = homepage_problem(&app, &deploy) {
-            codebase().fail(
-                "one-app-many-deploys",
-                format!(
-                    "{problem}.\n  This deploy was invented by the check: its settings can only \
-                     come from its environment. Settings chosen in code by deploy name (a `match` \
-                     on \"staging\" and \"production\") cannot serve it{}",
-                    several_note()
-                ),
-            );
+        match start(binary, &deploy) {
+            Ok(app) => problems.extend(homepage_problem(binary, &app, &deploy)),
+            Err(err) => problems.push(format!(
+                "{} did not start as deploy {} ({}): {}",
+                binary.name,
+                deploy.name,
+                deploy.env(),
+                err.trim_end()
+            )),
         }
     }
+    codebase().ensure(problems.is_empty(), "one-app-many-deploys", || {
+        format!(
+            "{}\n  The check invented this deploy: no code can know its name, so its settings can \
+             only come from its environment. Settings picked in code by deploy name (a `match` on \
+             \"staging\" and \"production\") cannot serve it, and neither can a binary per deploy.{}",
+            problems.join("\n"),
+            several_note()
+        )
+    });
 }
 
 /// What one deploy answered to `GET /notifications?limit=3` after five notifications.
@@ -329,10 +328,10 @@ fn a_bug_fixed_once_is_fixed_in_every_deploy() {
         let lesson = if pages.iter().any(right) {
             "The same request gets different answers from different deploys: a fix made in one \
              copy of the code never reached the other. With one codebase and one build, a fix \
-             reaches every deploy at once"
+             reaches every deploy at once."
         } else {
             "Every deploy gets it wrong, yet the exercise's staging copy had this bug fixed: the fix \
-             was lost when the copies became one. Keep it, and every deploy has it"
+             was lost when the copies became one. Keep it, and every deploy has it."
         };
         format!(
             "after 5 notifications, GET /notifications?limit=3 must answer the newest 3, newest \
@@ -373,8 +372,8 @@ fn every_deploy_names_the_commit_it_was_built_from() {
                     "which-commit-is-this",
                     format!(
                         "{who} answered GET /version with {} {:?}: no \"commit\". Nobody can tell \
-                         which code this deploy runs, or trace it back to the codebase; the git \
-                         repository is at {head}{}",
+                         which code this deploy runs, or trace it back to the codebase (git says \
+                         HEAD is {head}).{}",
                         reply.status,
                         reply.body,
                         several_note()
@@ -426,7 +425,7 @@ fn every_deploy_names_the_commit_it_was_built_from() {
                         "{who} says it is built from {head} with \"dirty\": false, but \
                      `git status --porcelain` lists changes to the package's files:\n    {}\n  A \
                      binary built from uncommitted files must say so: the commit alone does not \
-                     describe the code it runs",
+                     describe the code it runs.",
                         package_changes
                             .iter()
                             .take(5)
