@@ -340,10 +340,15 @@ fn a_bug_fixed_once_is_fixed_in_every_deploy() {
     });
 }
 
-/// Runs git in the package's directory; a check cannot judge the commit without it.
+/// Runs `git <command>` (arguments separated by spaces) in the package's directory.
+fn try_git(command: &str) -> Result<String, String> {
+    package().git(&command.split(' ').collect::<Vec<_>>())
+}
+
+/// Like [`try_git`]; a check cannot judge the commit without git, so it stops here.
 #[track_caller]
-fn git(args: &[&str]) -> String {
-    package().git(args).unwrap_or_else(|err| {
+fn git(command: &str) -> String {
+    try_git(command).unwrap_or_else(|err| {
         panic!(
             "Factor I's checks compare the app's answer with git, and git could not answer: {err}. \
              Install git and work in a git clone of the kit"
@@ -355,12 +360,12 @@ fn git(args: &[&str]) -> String {
 /// from that commit: what the kit's own git says.
 #[test]
 fn every_deploy_names_the_commit_it_was_built_from() {
-    let head = git(&["rev-parse", "HEAD"]).trim().to_string();
-    let package_changes: Vec<String> = git(&["status", "--porcelain", "--", "."])
+    let head = git("rev-parse HEAD").trim().to_string();
+    let package_changes: Vec<String> = git("status --porcelain -- .")
         .lines()
         .map(str::to_owned)
         .collect();
-    let tree_clean = git(&["status", "--porcelain"]).trim().is_empty();
+    let tree_clean = git("status --porcelain").trim().is_empty();
     for binary in binaries() {
         for deploy in [Deploy::staging(), Deploy::production(), Deploy::invented()] {
             let app = start_or_fail(binary, &deploy, "which-commit-is-this");
@@ -381,9 +386,8 @@ fn every_deploy_names_the_commit_it_was_built_from() {
                 );
             };
             if commit != head {
-                let known = package()
-                    .git(&["cat-file", "-e", &format!("{commit}^{{commit}}")])
-                    .is_ok();
+                let known = !commit.contains(' ')
+                    && try_git(&format!("cat-file -e {commit}^{{commit}}")).is_ok();
                 let why = if commit == "unknown" {
                     "the build did not find git or the repository (in a git worktree, `.git` is a \
                      file that points to the real repository; ask git where its files are)"
