@@ -63,10 +63,13 @@ fn describe(package: &Path) -> Result<Option<(String, bool)>, String> {
 
 // ANCHOR: watch
 /// Asks Cargo to rerun this script when `HEAD` moves: a checkout (`HEAD`), a commit (the branch's
-/// ref, or `packed-refs` once git has packed it), staging or unstaging (`index`). Git says where
-/// those files are: in a worktree they are split between its own directory and the main one.
+/// ref, or `packed-refs` once git has packed it), staging or unstaging (`index`), and any of these
+/// (`logs/HEAD`, git's journal of every move of `HEAD`). Git says where those files are: in a
+/// worktree they are split between its own directory and the main one.
 fn watch_git_files(package: &Path) -> Result<(), String> {
-    let mut files = vec!["HEAD".to_string(), "index".into(), "packed-refs".into()];
+    let mut files: Vec<String> = ["HEAD", "index", "packed-refs", "logs/HEAD"]
+        .map(String::from)
+        .into();
     // A branch is checked out, not a bare commit: watch its ref too.
     if let Ok(branch) = git(package, &["symbolic-ref", "-q", "HEAD"]) {
         files.push(branch);
