@@ -386,8 +386,8 @@ fn every_deploy_names_the_commit_it_was_built_from() {
                 );
             };
             if commit != head {
-                let known = !commit.contains(' ')
-                    && try_git(&format!("cat-file -e {commit}^{{commit}}")).is_ok();
+                let hex = !commit.is_empty() && commit.chars().all(|c| c.is_ascii_hexdigit());
+                let known = hex && try_git(&format!("cat-file -e {commit}^{{commit}}")).is_ok();
                 let why = if commit == "unknown" {
                     "the build did not find git or the repository (in a git worktree, `.git` is a \
                      file that points to the real repository; ask git where its files are)"
