@@ -58,6 +58,24 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(status.success(), "git {args:?}");
 }
 
+/// Marks factor `slug` as not available in the sandbox's manifest: the kit's own list grows until
+/// every factor has an exercise, but the "not available yet" paths must stay tested.
+fn without_exercise(kit: &Path, slug: &str) {
+    let manifest = kit.join("factors.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let blocks: Vec<String> = text
+        .split("[[factor]]")
+        .map(|block| {
+            if block.contains(&format!("slug = \"{slug}\"")) {
+                block.replace("available = true", "available = false")
+            } else {
+                block.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&manifest, blocks.join("[[factor]]")).unwrap();
+}
+
 fn xtask(root: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
     command
@@ -83,6 +101,7 @@ fn an_unknown_factor_is_a_one_line_usage_error() {
 #[test]
 fn a_factor_without_an_exercise_yet_is_not_available() {
     let kit = sandbox();
+    without_exercise(kit.path(), "codebase");
     // Which factors are available changes as the kit grows; the message's shape does not.
     insta::with_settings!({ filters => vec![(r"available: [0-9, ]+\)", "available: [list])")] }, {
         assert_cmd_snapshot!(xtask(kit.path()).args(["check", "codebase"]), @r"
@@ -163,6 +182,7 @@ fn hints_are_revealed_one_more_per_call() {
 #[test]
 fn status_json_lists_all_twelve_for_instructors() {
     let kit = sandbox();
+    without_exercise(kit.path(), "codebase");
     let output = xtask(kit.path())
         .args(["status", "--json"])
         .output()
