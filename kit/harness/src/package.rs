@@ -185,3 +185,31 @@ fn run(mut command: Command, what: &str) -> Result<String, String> {
         Err(format!("`{what}` failed ({status}): {}", stderr.trim()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_names_the_package_and_its_binaries() {
+        let harness = Package::inspect(env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(harness.name(), "kit-harness");
+        assert!(harness.binaries().is_empty(), "{:?}", harness.binaries());
+
+        let xtask = Package::inspect(harness.dir().join("../../xtask"));
+        let names: Vec<&str> = xtask.binaries().iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["xtask"]);
+        assert_eq!(xtask.binaries()[0].path, bin_dir().join("xtask"));
+    }
+
+    #[test]
+    fn git_answers_in_the_package_directory_or_says_why_not() {
+        let harness = Package::inspect(env!("CARGO_MANIFEST_DIR"));
+        let head = harness
+            .git(&["rev-parse", "HEAD"])
+            .expect("the kit is a git clone");
+        assert!(head.trim().chars().all(|c| c.is_ascii_hexdigit()), "{head}");
+        let err = harness.git(&["no-such-command"]).unwrap_err();
+        assert!(err.contains("git no-such-command"), "{err}");
+    }
+}
