@@ -148,6 +148,10 @@ fn serve(stream: TcpStream, shared: &Shared) {
         let Some(call) = read_request(&mut reader) else {
             return;
         };
+        // The caller will read until the connection closes: close it once answered.
+        let close = call
+            .header("connection")
+            .is_some_and(|value| value.eq_ignore_ascii_case("close"));
         let index = record(shared, call);
         let delay = *shared.delay.lock().unwrap();
         let status = *shared.status.lock().unwrap();
@@ -168,6 +172,9 @@ fn serve(stream: TcpStream, shared: &Shared) {
         }
         shared.calls.lock().unwrap()[index].answered = true;
         shared.changed.notify_all();
+        if close {
+            return;
+        }
     }
 }
 
