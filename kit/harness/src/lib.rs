@@ -17,6 +17,8 @@
 //! - [`logs`]: log lines read as a log platform reads them: JSON events with a time, a level and a
 //!   message, in the common shapes (tracing-subscriber, bunyan, ECS).
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
+//! - [`package`]: the package as Cargo and git see it: its binaries (`cargo metadata`), and git
+//!   run in its directory.
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
 //! - [`services`]: where the backing services are (env, then `.env`, then the compose defaults).
 //!
@@ -28,6 +30,7 @@ pub mod http;
 pub mod lesson;
 pub mod logs;
 pub mod noticeboard;
+pub mod package;
 pub mod ports;
 pub mod postgres;
 pub mod procfs;
@@ -42,6 +45,7 @@ pub use http::Reply;
 pub use lesson::{Lesson, lesson};
 /// For [`App::signal`]: checks name signals without depending on `nix` themselves.
 pub use nix::sys::signal::Signal;
+pub use package::{Binary, Package};
 pub use postgres::TestDatabase;
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
@@ -85,11 +89,12 @@ macro_rules! app_binary {
     };
 }
 
-/// The folder of the app under test's package (its `Cargo.toml`), for checks that judge how the
-/// app is built. The same rule as [`app_binary!`]: xtask's `KIT_APP_MANIFEST_DIR`, else the package
-/// being tested.
+/// The folder of the app under test's package (the one holding its `Cargo.toml`), for the few
+/// checks that judge the package rather than one binary they can name: they hand it to
+/// [`Package::inspect`] to ask Cargo which binaries the package builds, and run git there. The same
+/// rule as [`app_binary!`]: xtask's `KIT_APP_MANIFEST_DIR`, else the package being tested.
 #[macro_export]
-macro_rules! app_manifest_dir {
+macro_rules! app_package_dir {
     () => {
         $crate::target::manifest_dir(env!("CARGO_MANIFEST_DIR"))
     };

@@ -2,7 +2,7 @@
 //!
 //! xtask compiles a factor's checks once, with the exercise, and runs the same check binary
 //! against the reference solution by setting `KIT_APP_PACKAGE`, `KIT_APP_BIN_DIR` and
-//! `KIT_APP_MANIFEST_DIR`. Use [`crate::app_binary!`] and [`crate::app_manifest_dir!`] rather than
+//! `KIT_APP_MANIFEST_DIR`. Use [`crate::app_binary!`] and [`crate::app_package_dir!`] rather than
 //! these functions.
 
 use std::path::PathBuf;
