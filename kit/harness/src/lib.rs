@@ -34,6 +34,8 @@ pub mod stub;
 pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
 pub use lesson::{Lesson, lesson};
+/// The signals [`App::signal`] sends (`Signal::SIGTERM`, `Signal::SIGINT`, ...).
+pub use nix::sys::signal::Signal;
 pub use postgres::TestDatabase;
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
