@@ -87,8 +87,8 @@ fn secs(duration: Duration) -> String {
 fn ending(status: ExitStatus, signal: Signal, after: Duration) -> String {
     let after = format!("{:.2} s after {}", after.as_secs_f64(), name(signal));
     match (status.code(), status.signal()) {
-        (Some(0), _) => format!("the process exited 0 {after}"),
-        (Some(code), _) => format!("the process exited with code {code} {after}"),
+        (Some(0), _) => format!("the process exited with code 0, {after}"),
+        (Some(code), _) => format!("the process exited with code {code}, {after}"),
         (None, Some(number)) if number == signal as i32 => format!(
             "the process was killed by {} itself {after}: nothing handles the signal, so its \
              default action ended the process on the spot",
@@ -205,6 +205,22 @@ fn wait_until_read(app: &App, client: SocketAddr) -> bool {
     }
 }
 
+/// Why a connection to the web process failed, with whether it is still running.
+fn cannot_connect(app: &mut App, err: std::io::Error) -> String {
+    let port = app.port();
+    let state = match app.poll_exit() {
+        Some(status) => format!("it has exited ({status})"),
+        None if procfs::listening_sockets(app.pid())
+            .iter()
+            .any(|addr| addr.port() == port) =>
+        {
+            "it is running and listening on that port".into()
+        }
+        None => "it is running, but not listening on that port".into(),
+    };
+    format!("cannot connect to the web process on port {port} ({err}): {state}")
+}
+
 /// Whether `app` still holds the connection whose client end is `client`.
 fn holds(app: &App, client: SocketAddr) -> bool {
     procfs::tcp_connections(app.pid())
@@ -292,7 +308,7 @@ impl Drain {
         let port = app.port();
 
         let idle = send(port, "/health", true)
-            .unwrap_or_else(|err| panic!("cannot connect to the web process: {err}"));
+            .unwrap_or_else(|err| panic!("{}", cannot_connect(&mut app, err)));
         match read_answer(&idle.stream, Duration::from_secs(5)) {
             Ok(answer) if answer.status == 200 => {}
             seen => panic!("GET /health on a keep-alive connection: {seen:?}; expected 200"),
@@ -300,7 +316,7 @@ impl Drain {
 
         let request = format!("GET /slow?ms={slow_ms}");
         let slow = send(port, &format!("/slow?ms={slow_ms}"), false)
-            .unwrap_or_else(|err| panic!("cannot connect to the web process: {err}"));
+            .unwrap_or_else(|err| panic!("{}", cannot_connect(&mut app, err)));
         assert!(
             wait_until_read(&app, slow.local),
             "the web process did not accept and read {request} within 3 s; its output:\n{}",
@@ -419,6 +435,11 @@ impl Drain {
                     " A server that waits for every connection to close never exits: idle \
                      keep-alive connections must be closed when the drain starts (axum's \
                      graceful shutdown does it)."
+                } else if self.held.is_empty() {
+                    " It held no connection any more, yet it did not exit: something after the \
+                     drain keeps it from returning from `main` (a background task it waits for? \
+                     a loop that never ends?). Everything that runs after the signal needs a \
+                     bound."
                 } else {
                     " A drain needs a deadline: after a few seconds, exit without the requests \
                      that are still running."
@@ -451,7 +472,15 @@ fn the_web_process_answers_within_two_seconds_of_starting() {
         .secret(db.password())
         .start();
     let give_up = started + Duration::from_secs(15);
+    let mut listening_after = None;
     let ready_after = loop {
+        if listening_after.is_none()
+            && procfs::listening_sockets(app.pid())
+                .iter()
+                .any(|addr| addr.port() == app.port())
+        {
+            listening_after = Some(started.elapsed());
+        }
         if app.try_get("/health").is_ok_and(|reply| reply.is_success()) {
             break Some(started.elapsed());
         }
@@ -471,13 +500,24 @@ fn the_web_process_answers_within_two_seconds_of_starting() {
         ready_after.is_some_and(|after| after <= START_BOUND),
         "bind-first",
         || match ready_after {
-            Some(after) => format!(
-                "the web process answered GET /health {:.1} s after it was started; the \
-                 contract is within {start_bound}. Whatever it does before it answers, every \
-                 deploy, scale-up and restart waits for it: bind the port first, and do slow \
-                 work in the background or when it is first needed",
-                after.as_secs_f64()
-            ),
+            Some(after) => {
+                let listening = match listening_after {
+                    Some(listening) if after - listening > Duration::from_millis(500) => format!(
+                        " Its port was open {:.1} s after the start, but nothing answered on it \
+                         until then: binding first is not enough if the slow work still comes \
+                         before serving.",
+                        listening.as_secs_f64()
+                    ),
+                    _ => String::new(),
+                };
+                format!(
+                    "the web process answered GET /health {:.1} s after it was started; the \
+                     contract is within {start_bound}.{listening} Whatever a process does before \
+                     it answers, every deploy, scale-up and restart waits for it: serve first, \
+                     and do slow work in the background or when it is first needed",
+                    after.as_secs_f64()
+                )
+            }
             None => "the web process did not answer GET /health within 15 s of starting".into(),
         },
     );
@@ -633,14 +673,19 @@ fn worker_signalled_mid_job(hold: Duration, signal: Signal) {
     };
 
     let Some(status) = exit else {
+        let after_kill = if redelivered {
+            "worker B, started next, delivered it"
+        } else {
+            "worker B, started next, did not deliver it: the SIGKILL lost the notification"
+        };
         disposability().fail(
             "workers-finish-or-hand-back",
             format!(
                 "worker A was delivering notification {id} when {signal_name} came ({held_for}); \
                  {exit_bound} later it was still running, and the check killed it, as \
                  `docker stop` and Kubernetes SIGKILL a process that outlives their grace \
-                 period. A worker may finish its current job, but for a few seconds at most: \
-                 then it hands the job back to the queue and exits"
+                 period ({after_kill}). A worker may finish its current job, but for a few \
+                 seconds at most: then it hands the job back to the queue and exits"
             ),
         )
     };

@@ -341,6 +341,17 @@ impl App {
                 None => std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
             };
             if ready {
+                // The port answered; make sure it was this process (not one that got the same
+                // free port first) and that it did not die right after.
+                if let Some(status) = self.poll_exit() {
+                    panic!(
+                        "{} exited ({status}) although its port {} answered: another process \
+                         answers there; its last output:\n{}",
+                        self.name,
+                        self.port,
+                        self.tail(12)
+                    );
+                }
                 return;
             }
             if let Some(status) = self.poll_exit() {
