@@ -14,7 +14,7 @@ pub fn router(pool: PgPool) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/notifications", post(create_notification))
-        .route("/slow", get(slow))
+        .route("/slow", get(slow).post(slow))
         .with_state(pool)
 }
 
@@ -57,7 +57,7 @@ struct SlowParams {
 // ANCHOR: slow
 /// A request that takes as long as the caller asks (`GET /slow?ms=1500`), up to two minutes: it
 /// stands in for a slow report or a big upload, a request still in flight when the process is
-/// told to stop.
+/// told to stop. It answers `POST` too, so that it can also play a slow webhook for a worker.
 async fn slow(Query(params): Query<SlowParams>) -> Json<Value> {
     let ms = params.ms.min(MAX_SLOW_MS);
     tokio::time::sleep(Duration::from_millis(ms)).await;

@@ -47,7 +47,7 @@ async fn run() -> anyhow::Result<()> {
     let process = ProcessType::from_args(std::env::args().skip(1))?;
     let config = Config::from_env(process)?;
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
         .init();
 
     // ANCHOR: main
