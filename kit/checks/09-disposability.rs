@@ -293,7 +293,7 @@ struct Drain {
     exit: Option<(ExitStatus, Duration)>,
     /// What the process still held when the check gave up on it.
     held: Vec<String>,
-    // Last, so that they outlive the process in drop order: the web process, then its database.
+    // Dropped in this order: the web process (killed if still running), then its database.
     _app: App,
     _db: TestDatabase,
 }
@@ -325,10 +325,10 @@ impl Drain {
 
         app.signal(signal);
         let signalled = Instant::now();
-        let reading = thread::spawn(move || {
-            let answer = read_answer(&slow.stream, EXIT_BOUND + Duration::from_secs(2));
-            (answer, slow.local)
-        });
+        // Read the answer while the checks below watch new connections and the exit; after an
+        // exit or a kill the connection closes, so this ends soon after either.
+        let reading =
+            thread::spawn(move || read_answer(&slow.stream, EXIT_BOUND + Duration::from_secs(2)));
         let new_connections = new_connections_after(port, signalled);
         let exit = app
             .wait_exit(EXIT_BOUND.saturating_sub(signalled.elapsed()))
@@ -343,7 +343,7 @@ impl Drain {
             }
             app.kill();
         }
-        let (answer, _) = reading.join().expect("the reading thread panicked");
+        let answer = reading.join().expect("the reading thread panicked");
         drop(idle);
         Drain {
             signal,

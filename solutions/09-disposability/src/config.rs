@@ -37,9 +37,11 @@ impl Config {
     pub fn from_env(process: ProcessType) -> anyhow::Result<Self> {
         Ok(Config {
             port: parse("PORT", "8080")?,
-            database_url: required("DATABASE_URL")?,
+            database_url: required("DATABASE_URL", "see .env.example")?,
             webhook_url: match process {
-                ProcessType::Worker => required("WEBHOOK_URL")?,
+                ProcessType::Worker => {
+                    required("WEBHOOK_URL", "a worker delivers each notification there")?
+                }
                 ProcessType::Web => std::env::var("WEBHOOK_URL").unwrap_or_default(),
             },
             worker_name: std::env::var("WORKER_NAME")
@@ -50,10 +52,10 @@ impl Config {
     }
 }
 
-fn required(key: &str) -> anyhow::Result<String> {
+fn required(key: &str, why: &str) -> anyhow::Result<String> {
     match std::env::var(key) {
         Ok(value) if !value.is_empty() => Ok(value),
-        _ => bail!("{key} is not set (see .env.example)"),
+        _ => bail!("{key} is not set ({why})"),
     }
 }
 

@@ -46,9 +46,10 @@ fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let process = ProcessType::from_args(std::env::args().skip(1))?;
     let config = Config::from_env(process)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
-        .init();
+    // sqlx reports Postgres's notices ("relation already exists, skipping") at INFO: keep its
+    // warnings only.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).init();
 
     // ANCHOR: main
     // Solved: listen for SIGTERM and SIGINT before anything else, so that a signal that comes
