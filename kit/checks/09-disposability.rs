@@ -99,8 +99,8 @@ fn ending(status: ExitStatus, signal: Signal, after: Duration) -> String {
     }
 }
 
-// ── A small HTTP/1.1 client on raw sockets: the checks must know which connection is which, and
-// ── tell a refused connection from a reset one from an answer.
+// ── A small HTTP/1.1 client on raw sockets: the checks must know which connection is which,
+// ── and tell a refused connection from a reset one from an answer.
 
 /// A request sent on a connection of its own.
 struct Sent {
@@ -645,10 +645,10 @@ fn worker_signalled_mid_job(hold: Duration, signal: Signal) {
     a.signal(signal);
     let signalled = Instant::now();
     let exit = a.wait_exit(EXIT_BOUND);
-    let exited = Instant::now();
     if exit.is_none() {
         a.kill();
     }
+    let exited = Instant::now();
     // The webhook answers `hold` after the call arrived; a worker that exited before then never
     // saw the answer, so for all it knows the notification was not delivered.
     let saw_the_answer = exit.is_some() && exited >= call.at + hold;
@@ -666,10 +666,13 @@ fn worker_signalled_mid_job(hold: Duration, signal: Signal) {
             &db,
             &webhook,
         ));
-        let calls = webhook.wait_until(REDELIVERY_BOUND, |calls| {
-            calls.iter().skip(1).any(|call| is_delivery_of(call, &id))
-        });
-        calls.iter().skip(1).any(|call| is_delivery_of(call, &id))
+        // Only calls made after worker A had gone count: they can only be worker B's.
+        let by_b = |calls: &[Call]| {
+            calls
+                .iter()
+                .any(|call| call.at > exited && is_delivery_of(call, &id))
+        };
+        by_b(&webhook.wait_until(REDELIVERY_BOUND, by_b))
     };
 
     let Some(status) = exit else {

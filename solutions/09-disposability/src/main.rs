@@ -5,13 +5,13 @@
 //! taking work, finishes (or hands back) what it holds, and exits.
 //!
 //! The exercise's web process warmed up for seconds before it bound its port, and neither process
-//! type handled SIGTERM: the default action killed them mid-request and mid-job, and a worker's job
-//! was deleted from the queue the moment it was taken. Here the web process binds at once and warms
-//! up in the background; on SIGTERM or SIGINT it stops accepting, lets the requests in flight finish
-//! for up to 3 s, closes its pool and exits 0. A worker stops between jobs at once; during a job it
-//! lets the delivery finish for up to 3 s, or hands the job back to the queue, then exits 0. A job
-//! leaves the queue only in the transaction that records its delivery, so even a SIGKILL loses
-//! nothing.
+//! type handled SIGTERM: the default action killed them mid-request and mid-job, and a worker's
+//! job was deleted from the queue the moment it was taken. Here the web process binds at once and
+//! warms up in the background; on SIGTERM or SIGINT it stops accepting, lets the requests in
+//! flight finish for up to 3 s, closes its pool and exits 0. A worker stops between jobs at once;
+//! during a job it lets the delivery finish for up to 3 s, or hands the job back to the queue,
+//! then exits 0. A job leaves the queue only in the transaction that records its delivery, so even
+//! a SIGKILL loses nothing.
 //!
 //! - Solved in: `src/shutdown.rs` (new), `src/web.rs`, `src/worker.rs`, `src/db.rs`, and
 //!   `src/main.rs` (the `Solved:` comments explain each change).

@@ -58,7 +58,10 @@ pub async fn run(config: &Config, pool: PgPool, mut shutdown: Shutdown) -> anyho
                     }
                     Err(_) => {
                         db::hand_back(claim).await?;
-                        tracing::warn!(id = job.id, "not delivered within {GRACE:?}: handed back to the queue");
+                        tracing::warn!(
+                            id = job.id,
+                            "not delivered within {GRACE:?}: handed back to the queue"
+                        );
                     }
                 }
                 break signal;
