@@ -148,6 +148,9 @@ fn serve(stream: TcpStream, shared: &Shared) {
         let Some(call) = read_request(&mut reader) else {
             return;
         };
+        let close = call
+            .header("connection")
+            .is_some_and(|value| value.eq_ignore_ascii_case("close"));
         let index = record(shared, call);
         let delay = *shared.delay.lock().unwrap();
         let status = *shared.status.lock().unwrap();
@@ -168,6 +171,10 @@ fn serve(stream: TcpStream, shared: &Shared) {
         }
         shared.calls.lock().unwrap()[index].answered = true;
         shared.changed.notify_all();
+        // The caller asked to close after this answer (and may be reading until it does).
+        if close {
+            return;
+        }
     }
 }
 
