@@ -12,7 +12,8 @@
 //! - [`proxy`]: a loopback TCP proxy a test can cut and restore to simulate an outage.
 //! - [`stub`]: a loopback HTTP server standing in for an upstream (a webhook): records every call,
 //!   answers as slowly as the test wants.
-//! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, open files.
+//! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, connections
+//!   (and whether it has read what arrived on them), open files.
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
 //! - [`services`]: where the backing services are (env, then `.env`, then the compose defaults).
