@@ -346,7 +346,7 @@ impl App {
                 None => std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
             };
             // An answer proves readiness only if it came from this process, not from another
-            // program that happens to listen on the port.
+            // program that happens to listen on the port, and if the process is still alive.
             if ready && self.listens_on_its_port() {
                 return;
             }

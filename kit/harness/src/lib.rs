@@ -13,7 +13,8 @@
 //! - [`stub`]: a loopback HTTP server standing in for an upstream (a webhook): records every call,
 //!   answers as slowly as the test wants.
 //! - [`ports`]: ports leased so that no two checks on the machine get the same one.
-//! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, open files.
+//! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, connections
+//!   (and whether it has read what arrived on them), open files, children.
 //! - [`logs`]: log lines read as a log platform reads them: JSON events with a time, a level and a
 //!   message, in the common shapes (tracing-subscriber, bunyan, ECS).
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
@@ -43,7 +44,8 @@ pub mod target;
 pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
 pub use lesson::{Lesson, lesson};
-/// For [`App::signal`]: checks name signals without depending on `nix` themselves.
+/// The signals [`App::signal`] sends (`Signal::SIGTERM`, `Signal::SIGINT`, ...), so checks name
+/// them without depending on `nix` themselves.
 pub use nix::sys::signal::Signal;
 pub use package::{Binary, Package};
 pub use postgres::TestDatabase;

@@ -2,7 +2,8 @@
 //! files it has open.
 //!
 //! Checks use it to observe what HTTP cannot show: which interface a server bound (all of them, or
-//! loopback only), and whether a process keeps a log file open for writing.
+//! loopback only), whether a process keeps a log file open for writing, and which connections it
+//! holds and whether it has read what arrived on them (a request in flight, an idle keep-alive).
 
 use std::collections::HashSet;
 use std::fs;
@@ -71,6 +72,44 @@ fn is_writable(fdinfo: &str) -> bool {
 
 /// The TCP addresses `pid` listens on, IPv4 and IPv6 (`0.0.0.0:8080`, `[::]:8080`, `127.0.0.1:…`).
 pub fn listening_sockets(pid: u32) -> Vec<SocketAddr> {
+    tcp_sockets(pid)
+        .into_iter()
+        .filter(|entry| entry.listening)
+        .map(|entry| entry.local)
+        .collect()
+}
+
+/// One TCP connection a process holds (accepted or opened; listening sockets are not connections).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpConnection {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// In the `ESTABLISHED` state (not closing, not yet connected).
+    pub established: bool,
+    /// Bytes that arrived on the connection and that the process has not read yet.
+    pub unread: u64,
+}
+
+/// The TCP connections `pid` holds, IPv4 and IPv6. Empty if the process is gone.
+///
+/// A connection shows up here only once the process has accepted it (the kernel may hold it in
+/// the listening socket's queue before that); `unread == 0` then says the process has read the
+/// request that was sent on it.
+pub fn tcp_connections(pid: u32) -> Vec<TcpConnection> {
+    tcp_sockets(pid)
+        .into_iter()
+        .filter(|entry| !entry.listening)
+        .map(|entry| TcpConnection {
+            local: entry.local,
+            remote: entry.remote,
+            established: entry.established,
+            unread: entry.unread,
+        })
+        .collect()
+}
+
+/// Every TCP socket (listening or connected) among `pid`'s open files.
+fn tcp_sockets(pid: u32) -> Vec<TcpEntry> {
     let inodes: HashSet<u64> = open_files(pid)
         .iter()
         .filter_map(|file| {
@@ -84,19 +123,18 @@ pub fn listening_sockets(pid: u32) -> Vec<SocketAddr> {
     if inodes.is_empty() {
         return Vec::new();
     }
-    let mut listening = Vec::new();
+    let mut sockets = Vec::new();
     for table in ["tcp", "tcp6"] {
         let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
             continue;
         };
-        listening.extend(
+        sockets.extend(
             parse_tcp_table(&text)
                 .into_iter()
-                .filter(|entry| entry.listening && inodes.contains(&entry.inode))
-                .map(|entry| entry.local),
+                .filter(|entry| entry.inode != 0 && inodes.contains(&entry.inode)),
         );
     }
-    listening
+    sockets
 }
 
 /// The processes `pid` started, their children, and so on (from `/proc/<pid>/task/*/children`).
@@ -130,22 +168,31 @@ pub fn is_all_interfaces(addr: &SocketAddr) -> bool {
 
 struct TcpEntry {
     local: SocketAddr,
+    remote: SocketAddr,
     listening: bool,
+    established: bool,
+    unread: u64,
     inode: u64,
 }
 
-/// Parses `/proc/net/tcp` or `tcp6`: `sl local rem st tx:rx tr:when retrnsmt uid timeout inode …`.
+/// Parses `/proc/net/tcp` or `tcp6`: `sl local rem st tx:rx tr:when retrnsmt uid timeout inode …`
+/// (`st` 0A is LISTEN, 01 ESTABLISHED; `rx` is the receive queue, in hex).
 fn parse_tcp_table(text: &str) -> Vec<TcpEntry> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let local = parse_hex_addr(fields.get(1)?)?;
-            let listening = *fields.get(3)? == "0A";
+            let remote = parse_hex_addr(fields.get(2)?)?;
+            let state = *fields.get(3)?;
+            let (_, unread) = fields.get(4)?.split_once(':')?;
             let inode = fields.get(9)?.parse().ok()?;
             Some(TcpEntry {
                 local,
-                listening,
+                remote,
+                listening: state == "0A",
+                established: state == "01",
+                unread: u64::from_str_radix(unread, 16).ok()?,
                 inode,
             })
         })
@@ -214,6 +261,36 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         assert!(found.contains(&child.id()), "{found:?}");
+    }
+
+    #[test]
+    fn sees_a_connection_and_whether_its_data_was_read() {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut served, _) = listener.accept().unwrap();
+        let client_addr = client.local_addr().unwrap();
+        client.write_all(b"hello").unwrap();
+        let ours = |unread: u64| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            loop {
+                let seen = tcp_connections(std::process::id())
+                    .into_iter()
+                    .any(|c| c.remote == client_addr && c.established && c.unread == unread);
+                if seen || std::time::Instant::now() > deadline {
+                    return seen;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        };
+        assert!(ours(5), "the 5 unread bytes are not visible");
+        let mut buffer = [0; 5];
+        served.read_exact(&mut buffer).unwrap();
+        assert!(ours(0), "the read is not visible");
+        assert!(
+            !listening_sockets(std::process::id()).contains(&client_addr),
+            "a connection is listed as listening"
+        );
     }
 
     #[test]
