@@ -1,7 +1,12 @@
 //! `cargo xtask book [--open|--serve]`, and the book's mdBook preprocessor.
 //!
-//! The preprocessor is how the book reads `factors.toml`: `{{#exercise N}}` becomes the exercise box
-//! and `{{#hints N}}` the progressive hints, so no chapter repeats the manifest.
+//! The preprocessor is how the book reads `factors.toml` and the checks: `{{#exercise N}}` becomes the
+//! exercise box, `{{#hints N}}` the progressive hints and `{{#check-const N NAME}}` a number or name
+//! from a check file (`directives`), so no chapter repeats them. It runs before mdBook's `links`
+//! preprocessor and fails the build on an `{{#include}}` whose file or anchor is missing (`lint`).
+
+mod directives;
+pub mod lint;
 
 use crate::manifest::{Factor, Manifest};
 use crate::{Verdict, term};
@@ -44,6 +49,13 @@ pub fn build(root: &Path) -> Result<()> {
         };
         bail!("the book does not build cleanly:\n{detail}");
     }
+    let empty = lint::empty_code_blocks(&output_dir(root))?;
+    ensure!(
+        empty.is_empty(),
+        "the book has {} empty code block(s):\n{}",
+        empty.len(),
+        empty.join("\n")
+    );
     Ok(())
 }
 
@@ -95,27 +107,39 @@ pub fn preprocess(root: &Path, args: &[String]) -> Result<()> {
     let input: Value =
         serde_json::from_str(&input).context("mdBook sent something that is not JSON")?;
     let mut book = input.get(1).cloned().context("mdBook sent no book")?;
-    expand_chapters(&mut book, &manifest)?;
+    expand_chapters(&mut book, &manifest, root)?;
     serde_json::to_writer(std::io::stdout().lock(), &book)?;
     Ok(())
 }
 
 /// Walks the book JSON and expands directives in every chapter's `content`.
-fn expand_chapters(value: &mut Value, manifest: &Manifest) -> Result<()> {
+fn expand_chapters(value: &mut Value, manifest: &Manifest, root: &Path) -> Result<()> {
     match value {
         Value::Object(map) => {
-            if map.contains_key("path")
+            let path = map.get("path").and_then(Value::as_str).map(PathBuf::from);
+            if let Some(path) = path
                 && let Some(Value::String(content)) = map.get_mut("content")
             {
-                *content = expand(content, manifest)?;
+                let chapter_dir = root
+                    .join("book/src")
+                    .join(path.parent().unwrap_or(Path::new("")));
+                let problems = lint::include_problems(content, &chapter_dir);
+                ensure!(
+                    problems.is_empty(),
+                    "book/src/{}: {}",
+                    path.display(),
+                    problems.join("; ")
+                );
+                *content = expand(content, manifest, root)
+                    .with_context(|| format!("book/src/{}", path.display()))?;
             }
             for child in map.values_mut() {
-                expand_chapters(child, manifest)?;
+                expand_chapters(child, manifest, root)?;
             }
         }
         Value::Array(items) => {
             for item in items {
-                expand_chapters(item, manifest)?;
+                expand_chapters(item, manifest, root)?;
             }
         }
         _ => {}
@@ -123,8 +147,8 @@ fn expand_chapters(value: &mut Value, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
-/// Replaces each `{{#exercise N}}` and `{{#hints N}}` line.
-pub fn expand(content: &str, manifest: &Manifest) -> Result<String> {
+/// Replaces each `{{#exercise N}}` and `{{#hints N}}` line, and every `{{#check-const N NAME}}`.
+pub fn expand(content: &str, manifest: &Manifest, root: &Path) -> Result<String> {
     let mut expanded = String::with_capacity(content.len());
     for line in content.split_inclusive('\n') {
         let directive = line
@@ -134,7 +158,7 @@ pub fn expand(content: &str, manifest: &Manifest) -> Result<String> {
         match directive.and_then(|d| d.split_once(' ')) {
             Some(("exercise", query)) => expanded.push_str(&exercise_box(manifest.find(query)?)),
             Some(("hints", query)) => expanded.push_str(&hints(manifest.find(query)?)),
-            _ => expanded.push_str(line),
+            _ => expanded.push_str(&directives::expand_inline(line, root, manifest)?),
         }
     }
     Ok(expanded)
@@ -164,7 +188,8 @@ fn exercise_box(factor: &Factor) -> String {
          > - Edit: `{exercise}/` (look for `TODO(factor-{number})`)\n\
          > - Check: `cargo xtask check {number}` (or `cargo xtask watch {number}` to re-check on save)\n\
          > - Backing services: {services}\n\
-         > - Stuck: `cargo xtask hint {number}` · Compare: `cargo xtask solution {number}` (`{solution}/`)\n\n",
+         > - Stuck: the [Hints](#hints) below, one at a time with `cargo xtask hint {number}`\n\
+         > - Done: compare with `cargo xtask solution {number}` (`{solution}/`)\n\n",
         roman = factor.roman,
         title = factor.title,
         rule = factor.rule,
@@ -380,7 +405,7 @@ mod tests {
     #[test]
     fn directives_expand_from_the_manifest_and_other_lines_stay() {
         let page = "# VI\n{{#exercise 6}}\nText {{#hints 6}} inline stays.\n{{#hints vi}}\n";
-        let expanded = expand(page, &manifest()).unwrap();
+        let expanded = expand(page, &manifest(), &crate::project_root()).unwrap();
         assert!(
             expanded.starts_with("# VI\n> [!NOTE]\n> **Exercise VI: Processes**"),
             "{expanded}"
@@ -394,14 +419,14 @@ mod tests {
 
     #[test]
     fn an_unknown_factor_in_a_directive_fails_the_build() {
-        assert!(expand("{{#hints 13}}\n", &manifest()).is_err());
+        assert!(expand("{{#hints 13}}\n", &manifest(), &crate::project_root()).is_err());
     }
 
     #[test]
     fn the_preprocessor_edits_chapter_content_wherever_it_is_nested() {
         let mut book = serde_json::json!({"items": [{"Chapter": {"name": "VI", "path": "06.md",
             "content": "{{#exercise 6}}\n", "sub_items": [{"Chapter": {"path": "x.md", "content": "{{#hints 6}}\n"}}]}}]});
-        expand_chapters(&mut book, &manifest()).unwrap();
+        expand_chapters(&mut book, &manifest(), &crate::project_root()).unwrap();
         let text = book.to_string();
         assert!(
             text.contains("Exercise VI: Processes") && text.contains("Hint 1 of"),
