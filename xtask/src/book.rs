@@ -5,6 +5,7 @@
 //! from a check file (`directives`), so no chapter repeats them. It runs before mdBook's `links`
 //! preprocessor and fails the build on an `{{#include}}` whose file or anchor is missing (`lint`).
 
+mod browser;
 mod directives;
 pub mod lint;
 
@@ -28,8 +29,18 @@ fn mdbook() -> Result<()> {
     }
 }
 
-/// `mdbook build book`, failing on any warning (a missing include anchor is only a warning to mdBook).
+/// Why the last `build` in this process failed, for the steps that need the built book.
+static BUILD_FAILURE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// `mdbook build book`, failing on any warning, a missing include anchor or an empty code block.
 pub fn build(root: &Path) -> Result<()> {
+    let result = build_once(root);
+    *BUILD_FAILURE.lock().unwrap_or_else(|e| e.into_inner()) =
+        result.as_ref().err().map(|error| format!("{error:#}"));
+    result
+}
+
+fn build_once(root: &Path) -> Result<()> {
     mdbook()?;
     let output = Command::new("mdbook")
         .args(["build", "book"])
@@ -39,7 +50,8 @@ pub fn build(root: &Path) -> Result<()> {
     let log = String::from_utf8_lossy(&output.stderr);
     let problems: Vec<&str> = log
         .lines()
-        .filter(|line| line.contains("WARN") || line.contains("ERROR"))
+        // mdBook's own warnings and errors, and the preprocessor's `error: …` with its causes.
+        .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with("INFO"))
         .collect();
     if !output.status.success() || !problems.is_empty() {
         let detail = if problems.is_empty() {
@@ -130,6 +142,14 @@ fn expand_chapters(value: &mut Value, manifest: &Manifest, root: &Path) -> Resul
                     path.display(),
                     problems.join("; ")
                 );
+                if let Some(factor) = manifest
+                    .factors
+                    .iter()
+                    .find(|factor| Path::new(&factor.chapter) == path)
+                    && let Some(problem) = directives::session_table_problem(content, factor)
+                {
+                    bail!("book/src/{}: {problem}", path.display());
+                }
                 *content = expand(content, manifest, root)
                     .with_context(|| format!("book/src/{}", path.display()))?;
             }
@@ -158,7 +178,11 @@ pub fn expand(content: &str, manifest: &Manifest, root: &Path) -> Result<String>
         match directive.and_then(|d| d.split_once(' ')) {
             Some(("exercise", query)) => expanded.push_str(&exercise_box(manifest.find(query)?)),
             Some(("hints", query)) => expanded.push_str(&hints(manifest.find(query)?)),
-            _ => expanded.push_str(&directives::expand_inline(line, root, manifest)?),
+            Some(("agenda", spec)) => expanded.push_str(&directives::agenda(spec, manifest)?),
+            _ => {
+                let line = directives::expand_minutes(line, manifest)?;
+                expanded.push_str(&directives::expand_inline(&line, root, manifest)?);
+            }
         }
     }
     Ok(expanded)
@@ -339,64 +363,30 @@ pub fn check_lesson_anchors(root: &Path, factor: &Factor) -> Result<()> {
     Ok(())
 }
 
-/// Opens pages of the built book in headless Chromium and checks what only a browser shows: the
-/// scripts ran (code highlighted, sidebar filled with all twelve factors) and no directive is left.
+/// Renders the built book in headless Chromium (see `browser`).
 pub fn smoke_test_in_browser(root: &Path, manifest: &Manifest) -> Result<String> {
-    let browser = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|name| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()))
-        .context("no headless browser found: install Chromium (Debian/Ubuntu: `apt-get install chromium`)")?;
-    let profile = tempfile::TempDir::with_prefix("kit-chromium-")?;
-    let mut pages = vec!["index.html".to_string()];
-    pages.extend(manifest.available().map(Factor::page));
-    for page in &pages {
-        let url = format!("file://{}", output_dir(root).join(page).display());
-        let output = Command::new(browser)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--virtual-time-budget=3000",
-                "--dump-dom",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(&url)
-            .output()
-            .with_context(|| format!("cannot run {browser}"))?;
-        let dom = String::from_utf8_lossy(&output.stdout);
-        ensure!(
-            output.status.success() && dom.contains("</html>"),
-            "{browser} could not render {page}"
-        );
-        ensure!(
-            !dom.contains("{{#"),
-            "{page} still shows an unexpanded {{{{#…}}}} directive"
-        );
-        for factor in &manifest.factors {
-            let entry = format!("{}. {}", factor.roman, factor.title);
-            ensure!(
-                dom.contains(&entry),
-                "{page}: the sidebar does not list “{entry}” (did the scripts run?)"
-            );
-        }
-        if page != "index.html" {
-            ensure!(
-                dom.contains("hljs"),
-                "{page}: code blocks were not highlighted (did the scripts run?)"
-            );
-            ensure!(dom.contains("<details>"), "{page}: the hints are missing");
-        }
+    if let Some(cause) = BUILD_FAILURE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+    {
+        bail!("nothing to render: the book did not build ({cause})");
     }
-    Ok(format!("{} pages rendered in {browser}", pages.len()))
+    browser::smoke_test(root, manifest)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Slow, and needs mdBook and Chromium: `cargo test -p xtask -- --ignored book_in_a_browser`.
+    #[test]
+    #[ignore]
+    fn book_in_a_browser() {
+        let root = crate::project_root();
+        build(&root).unwrap();
+        println!("{}", smoke_test_in_browser(&root, &manifest()).unwrap());
+    }
 
     fn manifest() -> Manifest {
         crate::manifest::kit()

@@ -17,6 +17,8 @@ pub struct Factor {
     pub roman: String,
     pub slug: String,
     pub title: String,
+    /// Minutes the factor's session takes in a workshop (the instructor guide's agendas).
+    pub minutes: u32,
     pub rule: String,
     pub exercise: PathBuf,
     pub solution: PathBuf,

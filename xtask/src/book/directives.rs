@@ -127,3 +127,199 @@ mod tests {
         assert!(expand_inline("{{#check-const 6 TOTAL_VISITS", &root, &manifest).is_err());
     }
 }
+
+/// `{{#minutes N}}`, anywhere in a line: the factor's `minutes` from factors.toml.
+pub fn expand_minutes(line: &str, manifest: &Manifest) -> Result<String> {
+    const OPEN: &str = "{{#minutes ";
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let end = after
+            .find("}}")
+            .with_context(|| format!("unclosed {{{{#minutes …}}}} in: {}", line.trim()))?;
+        out.push_str(&manifest.find(after[..end].trim())?.minutes.to_string());
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A fixed slot of an agenda: its name in the directive, minutes and what happens.
+const SLOTS: &[(&str, u32, &str)] = &[
+    (
+        "welcome",
+        15,
+        "Welcome, twelve-factor in five minutes, a tour of the noticeboard \
+         ([notes](instructor-guide.md#the-welcome-and-the-tour))",
+    ),
+    (
+        "first-check",
+        10,
+        "Everyone runs `cargo xtask check 6` and sees red",
+    ),
+    ("break", 15, "Break"),
+    ("lunch", 60, "Lunch"),
+    (
+        "wrap-up",
+        10,
+        "Wrap-up: what each learner will change first in their own service; feedback \
+         ([What next](what-next.md))",
+    ),
+];
+
+/// The most an agenda may leave unplanned at its end (shown as a catch-up slot), in minutes.
+const MAX_BUFFER: u32 = 30;
+
+/// `{{#agenda 9:00-12:00 welcome first-check 3 4 break 6 …}}`: a timetable from factors.toml's
+/// minutes and the fixed slots above. Fails when the day overruns its window, or leaves more than
+/// `MAX_BUFFER` minutes unplanned (a slot with nothing in it); what is left over, if anything,
+/// becomes a catch-up slot.
+pub fn agenda(spec: &str, manifest: &Manifest) -> Result<String> {
+    let mut words = spec.split_whitespace();
+    let window = words
+        .next()
+        .context("{{#agenda}}: no time window such as 9:00-12:00")?;
+    let (start, end) = window
+        .split_once('-')
+        .and_then(|(start, end)| Some((clock(start)?, clock(end)?)))
+        .with_context(|| {
+            format!("{{{{#agenda}}}}: {window:?} is not a window such as 9:00-12:00")
+        })?;
+    let mut rows = Vec::new();
+    for word in words {
+        if let Some((_, minutes, what)) = SLOTS.iter().find(|(name, ..)| *name == word) {
+            rows.push((*minutes, (*what).to_string()));
+            continue;
+        }
+        let factor = manifest.find(word)?;
+        let what = if factor.available {
+            format!("[{}. {}]({})", factor.roman, factor.title, factor.chapter)
+        } else {
+            // No page to link to yet: the chapter is a draft in SUMMARY.md.
+            format!(
+                "{}. {}: a talk and a discussion (no exercise in this checkout yet)",
+                factor.roman, factor.title
+            )
+        };
+        rows.push((factor.minutes, what));
+    }
+    let planned: u32 = rows.iter().map(|(minutes, _)| minutes).sum();
+    let window_minutes = end
+        .checked_sub(start)
+        .context("{{#agenda}}: the window ends before it starts")?;
+    if planned > window_minutes {
+        bail!(
+            "{{{{#agenda {spec}}}}} plans {planned} minutes, {} more than its window",
+            planned - window_minutes
+        );
+    }
+    let left = window_minutes - planned;
+    if left > MAX_BUFFER {
+        bail!(
+            "{{{{#agenda {spec}}}}} leaves {left} minutes unplanned (at most {MAX_BUFFER}): add a factor or shorten the window"
+        );
+    }
+    if left > 0 {
+        // Before the wrap-up, so the day still ends with it.
+        let at = rows.len() - usize::from(spec.ends_with(" wrap-up"));
+        rows.insert(
+            at,
+            (
+                left,
+            "Catch-up: finish an exercise, or apply the reference (`cargo xtask solution N`) and move on; questions".to_string(),
+            ),
+        );
+    }
+    let mut table = String::from("| time | minutes | segment |\n|---|---|---|\n");
+    let mut at = start;
+    for (minutes, what) in rows {
+        table.push_str(&format!("| {} | {minutes} | {what} |\n", show_clock(at)));
+        at += minutes;
+    }
+    table.push_str(&format!("| {} | | End |\n", show_clock(at)));
+    Ok(table)
+}
+
+/// `9:30` as minutes after midnight.
+fn clock(text: &str) -> Option<u32> {
+    let (hours, minutes) = text.split_once(':')?;
+    let (hours, minutes): (u32, u32) = (hours.parse().ok()?, minutes.parse().ok()?);
+    (hours < 24 && minutes < 60).then_some(hours * 60 + minutes)
+}
+
+fn show_clock(minutes: u32) -> String {
+    format!("{}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// The `| minutes | what |` table of a chapter's instructor notes must add up to the factor's
+/// `minutes` in factors.toml, so the session plan and the agendas agree.
+pub fn session_table_problem(content: &str, factor: &crate::manifest::Factor) -> Option<String> {
+    let mut lines = content
+        .lines()
+        .skip_while(|line| !line.starts_with("| minutes |"));
+    lines.next()?;
+    let total: u32 = lines
+        .skip(1)
+        .take_while(|line| line.starts_with('|'))
+        .filter_map(|line| {
+            line.trim_start_matches('|')
+                .split('|')
+                .next()?
+                .trim()
+                .parse::<u32>()
+                .ok()
+        })
+        .sum();
+    (total != factor.minutes).then(|| {
+        format!(
+            "the instructor notes' session plan adds up to {total} minutes, but factors.toml gives {} {}",
+            factor.heading(),
+            factor.minutes
+        )
+    })
+}
+
+#[cfg(test)]
+mod agenda_tests {
+    use super::*;
+
+    #[test]
+    fn an_agenda_adds_up_from_the_manifest_and_fills_its_window() {
+        let manifest = crate::manifest::kit();
+        let minutes = |n: &str| manifest.find(n).unwrap().minutes;
+        let planned = 15 + minutes("3") + minutes("6");
+        let end = 9 * 60 + planned + 10;
+        let spec = format!("9:00-{} welcome 3 6", show_clock(end));
+        let table = agenda(&spec, &manifest).unwrap();
+        assert!(table.contains("| 9:00 | 15 | Welcome"), "{table}");
+        assert!(table.contains("| 10 | Catch-up"), "{table}");
+        assert!(
+            table.contains(&format!("| {} | | End |", show_clock(end))),
+            "{table}"
+        );
+        assert!(
+            agenda("9:00-9:30 welcome 3 6", &manifest).is_err(),
+            "overrun"
+        );
+        assert!(
+            agenda("9:00-17:00 welcome", &manifest).is_err(),
+            "empty afternoon"
+        );
+        assert!(
+            agenda("9:00-12:00 welcome 13", &manifest).is_err(),
+            "no factor 13"
+        );
+    }
+
+    #[test]
+    fn minutes_come_from_the_manifest() {
+        let manifest = crate::manifest::kit();
+        let expected = format!("Plan {} minutes.", manifest.find("6").unwrap().minutes);
+        assert_eq!(
+            expand_minutes("Plan {{#minutes 6}} minutes.", &manifest).unwrap(),
+            expected
+        );
+    }
+}
