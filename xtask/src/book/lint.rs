@@ -199,3 +199,349 @@ mod tests {
         assert!(found[0].contains("The fix"), "{found:?}");
     }
 }
+
+/// The sections of a factor's chapter, in the order a learner must meet them: the exercise and
+/// hints before the fix, so that nobody reads the answer first.
+pub const CHAPTER_SECTIONS: [&str; 8] = [
+    "The rule",
+    "Why it matters",
+    "The anti-pattern",
+    "The exercise",
+    "Hints",
+    "The fix",
+    "Going further",
+    "Instructor notes",
+];
+
+/// The book-quality checks `cargo xtask verify` runs on the sources (the build checks includes
+/// and empty code blocks): every available factor's chapter has the shape of COMMON's brief, and
+/// every picture reads in both themes. Returns a summary, or fails listing every problem.
+pub fn check_book(root: &Path, manifest: &crate::manifest::Manifest) -> Result<String> {
+    let src = root.join("book/src");
+    let mut problems = Vec::new();
+    let mut chapters = 0;
+    for factor in manifest.available() {
+        let path = src.join(&factor.chapter);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            problems.push(format!("book/src/{}: missing", factor.chapter));
+            continue;
+        };
+        chapters += 1;
+        problems.extend(
+            chapter_problems(&text, factor.number)
+                .into_iter()
+                .map(|problem| format!("book/src/{}: {problem}", factor.chapter)),
+        );
+    }
+    let mut pictures = 0;
+    for entry in std::fs::read_dir(src.join("images"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "svg") {
+            pictures += 1;
+            let text = std::fs::read_to_string(&path)?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            problems.extend(
+                svg_problems(&text)
+                    .into_iter()
+                    .map(|problem| format!("book/src/images/{name}: {problem}")),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{} problem(s) in the book:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+    }
+    Ok(format!(
+        "{chapters} chapters in shape, {pictures} pictures readable in both themes"
+    ))
+}
+
+/// What is wrong with the shape of factor `number`'s chapter.
+pub fn chapter_problems(text: &str, number: u8) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut in_fence = false;
+    let mut sections: Vec<(&str, usize)> = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (index, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+        }
+        if !in_fence && let Some(title) = line.strip_prefix("## ") {
+            sections.push((title.trim(), index));
+        }
+    }
+    let titles: Vec<&str> = sections.iter().map(|(title, _)| *title).collect();
+    let expected: Vec<&str> = CHAPTER_SECTIONS.to_vec();
+    let present: Vec<&str> = titles
+        .iter()
+        .copied()
+        .filter(|title| expected.contains(title))
+        .collect();
+    if present != expected {
+        problems.push(format!(
+            "its sections must be, in this order: {}; they are: {}",
+            expected.join(", "),
+            titles.join(", ")
+        ));
+    }
+    if !text.contains("https://12factor.net/") {
+        problems.push("does not link the factor's page on https://12factor.net/".into());
+    }
+    for directive in [
+        format!("{{{{#exercise {number}}}}}"),
+        format!("{{{{#hints {number}}}}}"),
+    ] {
+        if !text.contains(&directive) {
+            problems.push(format!("has no {directive}"));
+        }
+    }
+    if let Some(&(_, fix)) = sections.iter().find(|(title, _)| *title == "The fix") {
+        // The solution's code only after the exercise, behind a boundary.
+        if let Some(line) = lines[..fix]
+            .iter()
+            .find(|line| line.contains("{{#include") && line.contains("/solutions/"))
+        {
+            problems.push(format!(
+                "includes the solution before “The fix”: {}",
+                line.trim()
+            ));
+        }
+        let first = lines[fix + 1..]
+            .iter()
+            .find(|line| !line.trim().is_empty())
+            .copied()
+            .unwrap_or_default();
+        if !first.starts_with("> [!CAUTION]") {
+            problems.push(
+                "“The fix” must open with a `> [!CAUTION]` boundary (“Solution below…”)".into(),
+            );
+        }
+    }
+    problems
+}
+
+/// What keeps a picture from reading in both themes: it must start with its own white background
+/// (`<rect … fill="#ffffff" …>` before anything else is drawn), have a title and a description,
+/// and every colour its text uses must reach 4.5:1 against white, every line colour 3:1.
+pub fn svg_problems(svg: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for tag in ["<title", "<desc"] {
+        if !svg.contains(tag) {
+            problems.push(format!("no {tag}> (screen readers read it)"));
+        }
+    }
+    // The first drawn element: skip the root, metadata, styles, definitions and comments.
+    let mut rest = svg.split_once("<svg").map_or("", |(_, rest)| rest);
+    let first_drawn = loop {
+        let Some(at) = rest.find('<') else { break None };
+        rest = &rest[at..];
+        let skip_to = |end: &str| rest.find(end).map(|i| i + end.len());
+        let next = if rest.starts_with("<!--") {
+            skip_to("-->")
+        } else if rest.starts_with("<svg") {
+            skip_to(">")
+        } else if ["<title", "<desc", "<style", "<defs", "<metadata"]
+            .iter()
+            .any(|tag| rest.starts_with(tag))
+        {
+            let name: String = rest[1..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric())
+                .collect();
+            skip_to(&format!("</{name}>"))
+        } else {
+            break rest.split('>').next();
+        };
+        match next {
+            Some(end) => rest = &rest[end..],
+            None => break None,
+        }
+    };
+    let background = first_drawn.is_some_and(|tag| {
+        tag.starts_with("<rect")
+            && (tag.contains("fill=\"#ffffff\"") || tag.contains("fill=\"#fff\""))
+            && tag.contains("width=\"100%\"")
+            && tag.contains("height=\"100%\"")
+    });
+    if !background {
+        problems.push(format!(
+            "the first thing drawn must be its own background, <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\" rx=\"12\"/>; it is {}",
+            first_drawn.unwrap_or("nothing")
+        ));
+    }
+    for (colour, role) in text_and_line_colours(svg) {
+        let Some(ratio) = contrast_with_white(&colour) else {
+            problems.push(format!(
+                "{role} colour {colour} is not a #rgb or #rrggbb colour"
+            ));
+            continue;
+        };
+        let minimum = if role == "text" { 4.5 } else { 3.0 };
+        if ratio < minimum {
+            problems.push(format!(
+                "{role} colour {colour} has a contrast of {ratio:.1}:1 on the white background (at least {minimum}:1)"
+            ));
+        }
+    }
+    problems
+}
+
+/// `(colour, "text" | "line")` for every text fill and every stroke: fills in CSS rules that
+/// style `text` or a class used on a `<text>`, `fill="…"` on `<text>`/`<tspan>`, and strokes.
+fn text_and_line_colours(svg: &str) -> Vec<(String, &'static str)> {
+    let mut found = Vec::new();
+    let text_classes: Vec<String> = svg
+        .split("<text")
+        .skip(1)
+        .chain(svg.split("<tspan").skip(1))
+        .filter_map(|rest| {
+            let tag = rest.split('>').next()?;
+            let (_, class) = tag.split_once("class=\"")?;
+            Some(class.split('"').next()?.to_string())
+        })
+        .flat_map(|classes| {
+            classes
+                .split_whitespace()
+                .map(|class| format!(".{class}"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if let Some((_, style)) = svg.split_once("<style")
+        && let Some((style, _)) = style.split_once("</style>")
+    {
+        for rule in style.split('}') {
+            let Some((selector, body)) = rule.split_once('{') else {
+                continue;
+            };
+            let selector = selector.trim().trim_start_matches('>').trim();
+            let styles_text = selector.split(',').any(|part| {
+                let part = part.trim();
+                part == "text" || part == "tspan" || text_classes.iter().any(|class| class == part)
+            });
+            for declaration in body.split(';') {
+                let Some((property, value)) = declaration.split_once(':') else {
+                    continue;
+                };
+                let value = value.trim().to_string();
+                match property.trim() {
+                    "fill" if styles_text && value.starts_with('#') => found.push((value, "text")),
+                    "stroke" if value.starts_with('#') => found.push((value, "line")),
+                    _ => {}
+                }
+            }
+        }
+    }
+    for (tag, role) in [("<text", "text"), ("<tspan", "text")] {
+        for rest in svg.split(tag).skip(1) {
+            let element = rest.split('>').next().unwrap_or_default();
+            if let Some((_, fill)) = element.split_once(" fill=\"") {
+                found.push((fill.split('"').next().unwrap_or_default().to_string(), role));
+            }
+        }
+    }
+    for rest in svg.split(" stroke=\"").skip(1) {
+        let value = rest.split('"').next().unwrap_or_default();
+        if value.starts_with('#') {
+            found.push((value.to_string(), "line"));
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The WCAG contrast ratio of `#rgb`/`#rrggbb` against white.
+pub fn contrast_with_white(colour: &str) -> Option<f64> {
+    let hex = colour.strip_prefix('#')?;
+    let hex: String = match hex.len() {
+        3 => hex.chars().flat_map(|c| [c, c]).collect(),
+        6 => hex.to_string(),
+        _ => return None,
+    };
+    let channel = |at: usize| -> Option<f64> {
+        let value = f64::from(u8::from_str_radix(hex.get(at..at + 2)?, 16).ok()?) / 255.0;
+        Some(if value <= 0.039_28 {
+            value / 12.92
+        } else {
+            ((value + 0.055) / 1.055).powf(2.4)
+        })
+    };
+    let luminance = 0.2126 * channel(0)? + 0.7152 * channel(2)? + 0.0722 * channel(4)?;
+    Some(1.05 / (luminance + 0.05))
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    #[test]
+    fn contrast_is_computed_as_wcag_does() {
+        assert!((contrast_with_white("#000000").unwrap() - 21.0).abs() < 0.01);
+        assert!((contrast_with_white("#fff").unwrap() - 1.0).abs() < 0.01);
+        let grey = contrast_with_white("#767676").unwrap();
+        assert!((4.5..4.6).contains(&grey), "{grey}");
+        assert_eq!(contrast_with_white("grey"), None);
+    }
+
+    #[test]
+    fn a_picture_needs_its_background_and_readable_colours() {
+        let good = r##"<svg xmlns="http://www.w3.org/2000/svg"><title>t</title><desc>d</desc>
+<!-- background -->
+<rect width="100%" height="100%" fill="#ffffff" rx="12"/>
+<style> text { fill: #333333; } .soft { fill: #888888; } .line { stroke: #555; } </style>
+<text class="body">hi</text><rect class="soft"/></svg>"##;
+        assert!(svg_problems(good).is_empty(), "{:?}", svg_problems(good));
+        let pale_text = good.replace("<text class=\"body\">", "<text class=\"soft\">");
+        assert!(
+            svg_problems(&pale_text)[0].contains("text colour #888888"),
+            "{:?}",
+            svg_problems(&pale_text)
+        );
+        let no_background = good.replace(
+            "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\" rx=\"12\"/>",
+            "",
+        );
+        assert!(svg_problems(&no_background)[0].contains("own background"));
+        let pale_line = good.replace("stroke: #555", "stroke: #cccccc");
+        assert!(svg_problems(&pale_line)[0].contains("line colour #cccccc"));
+    }
+
+    #[test]
+    fn a_chapter_must_not_show_the_fix_before_the_exercise() {
+        let good = "# VI\nSee https://12factor.net/processes\n## The rule\n## Why it matters\n## The anti-pattern\n\
+            ## The exercise\n{{#exercise 6}}\n## Hints\n{{#hints 6}}\n## The fix\n\n> [!CAUTION]\n> Solution below.\n\
+            {{#include ../../solutions/06-processes/src/state.rs:counter}}\n## Going further\n## Instructor notes\n";
+        assert!(
+            chapter_problems(good, 6).is_empty(),
+            "{:?}",
+            chapter_problems(good, 6)
+        );
+        let fix_first = good
+            .replace(
+                "## The exercise\n{{#exercise 6}}\n## Hints\n{{#hints 6}}\n",
+                "",
+            )
+            .replace(
+                "## Going further",
+                "## The exercise\n{{#exercise 6}}\n## Hints\n{{#hints 6}}\n## Going further",
+            );
+        assert!(chapter_problems(&fix_first, 6)[0].contains("in this order"));
+        let no_boundary = good.replace("> [!CAUTION]\n", "");
+        assert!(chapter_problems(&no_boundary, 6)[0].contains("CAUTION"));
+        let early = good.replace(
+            "## The anti-pattern\n",
+            "## The anti-pattern\n{{#include ../../solutions/06-processes/src/state.rs:x}}\n",
+        );
+        assert!(chapter_problems(&early, 6)[0].contains("before “The fix”"));
+    }
+
+    #[test]
+    fn the_kit_book_is_in_shape() {
+        let root = crate::project_root();
+        let summary = check_book(&root, &crate::manifest::kit());
+        assert!(summary.is_ok(), "{summary:?}");
+    }
+}
