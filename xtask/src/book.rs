@@ -179,6 +179,9 @@ pub fn expand(content: &str, manifest: &Manifest, root: &Path) -> Result<String>
             Some(("exercise", query)) => expanded.push_str(&exercise_box(manifest.find(query)?)),
             Some(("hints", query)) => expanded.push_str(&hints(manifest.find(query)?)),
             Some(("agenda", spec)) => expanded.push_str(&directives::agenda(spec, manifest)?),
+            None if directive == Some("cheatsheets") => {
+                expanded.push_str(&directives::cheatsheets(manifest));
+            }
             _ => {
                 let line = directives::expand_minutes(line, manifest)?;
                 expanded.push_str(&directives::expand_inline(&line, root, manifest)?);

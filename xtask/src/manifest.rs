@@ -19,6 +19,8 @@ pub struct Factor {
     pub title: String,
     /// Minutes the factor's session takes in a workshop (the instructor guide's agendas).
     pub minutes: u32,
+    /// The printable one-page summary's text (the book's cheat sheets).
+    pub cheatsheet: Cheatsheet,
     pub rule: String,
     pub exercise: PathBuf,
     pub solution: PathBuf,
@@ -27,6 +29,13 @@ pub struct Factor {
     pub services: Vec<Service>,
     pub intended_failures: Vec<String>,
     pub hints: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cheatsheet {
+    pub anti_pattern: String,
+    pub fix: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -323,3 +323,78 @@ mod agenda_tests {
         );
     }
 }
+
+/// `{{#cheatsheets}}`: one printable page per factor, from factors.toml: the rule, the
+/// anti-pattern, the fix, the command that checks it, and where to read more.
+pub fn cheatsheets(manifest: &Manifest) -> String {
+    let mut out = String::new();
+    for factor in &manifest.factors {
+        let services = match factor.services.as_slice() {
+            [] => "none".to_string(),
+            list => list
+                .iter()
+                .map(|service| service.name())
+                .collect::<Vec<_>>()
+                .join(" and "),
+        };
+        let chapter = if factor.available {
+            format!("[the chapter]({})", factor.chapter)
+        } else {
+            "the chapter (not in this checkout yet)".to_string()
+        };
+        let check = if factor.available {
+            format!(
+                "`cargo xtask check {n}` (hints: `cargo xtask hint {n}`; backing services: {services})",
+                n = factor.number
+            )
+        } else {
+            format!(
+                "`cargo xtask check {}` once the exercise ships; until then, discuss it",
+                factor.number
+            )
+        };
+        out.push_str(&format!(
+            "<section class=\"cheatsheet\">\n\n\
+             ### {roman}. {title}\n\n\
+             **The rule.** {rule}.\n\n\
+             **The anti-pattern.** {anti}\n\n\
+             **The fix.** {fix}\n\n\
+             **Check it.** {check}\n\n\
+             **Read more.** {chapter} · <https://12factor.net/{slug}> · about {minutes} minutes in a workshop\n\n\
+             </section>\n\n",
+            roman = factor.roman,
+            title = factor.title,
+            rule = capitalised(&factor.rule),
+            anti = factor.cheatsheet.anti_pattern.trim(),
+            fix = factor.cheatsheet.fix.trim(),
+            // 12factor.net's pages have the kit's slugs.
+            slug = factor.slug,
+            minutes = factor.minutes,
+        ));
+    }
+    out
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod cheatsheet_tests {
+    #[test]
+    fn every_factor_gets_a_printable_page() {
+        let manifest = crate::manifest::kit();
+        let sheets = super::cheatsheets(&manifest);
+        assert_eq!(sheets.matches("<section class=\"cheatsheet\">").count(), 12);
+        assert!(sheets.contains("### VI. Processes"), "{sheets}");
+        assert!(sheets.contains("`cargo xtask check 6`"), "{sheets}");
+        assert!(
+            sheets.contains("https://12factor.net/processes"),
+            "{sheets}"
+        );
+    }
+}
