@@ -17,6 +17,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// Where the book is published (`.github/workflows/book.yml`, on every push to main). The
+/// organisation is a placeholder until the kit's public home is decided; `site-url` in
+/// `book/book.toml` is this URL's path.
+pub const ONLINE_URL: &str = "https://twelve-factor-rust.github.io/twelve-factor-rust/";
+
 /// Where `mdbook build` writes the HTML (see `book/book.toml`).
 pub fn output_dir(root: &Path) -> PathBuf {
     root.join("target").join("book")
@@ -407,6 +412,22 @@ mod tests {
         assert_eq!(
             expanded.matches("<summary>Hint").count(),
             manifest().find("6").unwrap().hints.len()
+        );
+    }
+
+    #[test]
+    fn the_online_book_url_is_the_same_everywhere() {
+        let root = crate::project_root();
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        assert!(
+            readme.contains(ONLINE_URL),
+            "README.md must point to {ONLINE_URL}"
+        );
+        let book_toml = std::fs::read_to_string(root.join("book/book.toml")).unwrap();
+        let path = ONLINE_URL.split_once(".io").unwrap().1;
+        assert!(
+            book_toml.contains(&format!("site-url = \"{path}\"")),
+            "book/book.toml's site-url must be {path}"
         );
     }
 

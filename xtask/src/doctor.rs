@@ -255,11 +255,13 @@ fn local_postgres_matches_compose(root: &Path) -> Option<Finding> {
 fn mdbook() -> Finding {
     match Command::new("mdbook").arg("--version").output() {
         Ok(output) if output.status.success() => Finding::Ok(format!(
-            "{} (for `cargo xtask book`)",
-            String::from_utf8_lossy(&output.stdout).trim()
+            "{} (for `cargo xtask book`; the book is also online at {})",
+            String::from_utf8_lossy(&output.stdout).trim(),
+            crate::book::ONLINE_URL
         )),
-        _ => Finding::Note(
-            "mdBook is not installed; read the book online, or `cargo install mdbook --locked --version ^0.5`".into(),
-        ),
+        _ => Finding::Note(format!(
+            "mdBook is not installed: read the book online at {}, or `cargo install mdbook --locked --version ^0.5`",
+            crate::book::ONLINE_URL
+        )),
     }
 }

@@ -97,6 +97,24 @@ pub fn smoke_test(root: &Path, manifest: &Manifest) -> Result<String> {
         }
     }
 
+    // Search: mdBook runs a query given in the URL and lists the hits, each linking with
+    // `?highlight=`. Print: one page holding every chapter.
+    let dom = dump(&format!("{}/index.html?search=INCR", server.base()), 5000)?;
+    ensure!(
+        dom.contains("06-processes.html?highlight=INCR"),
+        "searching the book for INCR finds nothing in Factor VI (is the search index built?)"
+    );
+    let dom = dump(&format!("{}/print.html", server.base()), 5000)?;
+    for factor in manifest.available() {
+        let heading = format!("{}. {}</h1>", factor.roman, factor.title);
+        ensure!(
+            dom.contains(&heading) || dom.contains(&heading.replace("</h1>", "</a></h1>")),
+            "print.html does not hold the chapter “{}. {}”",
+            factor.roman,
+            factor.title
+        );
+    }
+
     let dom = dump(&format!("{}{HARNESS}", server.base()), 20_000)?;
     let report = dom
         .split("<pre id=\"report\">")
@@ -126,7 +144,7 @@ pub fn smoke_test(root: &Path, manifest: &Manifest) -> Result<String> {
         })
         .sum();
     Ok(format!(
-        "{} pages rendered in {browser}; {} pages with {images} pictures in {} themes",
+        "{} pages rendered in {browser}, search and print work; {} pages with {images} picture loads in {} themes",
         pages.len(),
         with_images.len(),
         THEMES.len()

@@ -251,6 +251,10 @@ pub fn check_book(root: &Path, manifest: &crate::manifest::Manifest) -> Result<S
         problems.push(format!("{error:#}"));
         0
     });
+    let workflow = check_workflow(root).unwrap_or_else(|error| {
+        problems.push(format!("{error:#}"));
+        String::new()
+    });
     if !problems.is_empty() {
         bail!(
             "{} problem(s) in the book:\n{}",
@@ -260,7 +264,7 @@ pub fn check_book(root: &Path, manifest: &crate::manifest::Manifest) -> Result<S
     }
     Ok(format!(
         "{chapters} chapters in shape, {pictures} pictures readable in both themes, \
-         {commands} commands that would start"
+         {commands} commands that would start, {workflow}"
     ))
 }
 
@@ -786,4 +790,42 @@ mod command_tests {
         let checked = check_commands(&crate::project_root());
         assert!(checked.is_ok(), "{checked:?}");
     }
+}
+
+/// The workflow that publishes the book (`.github/workflows/book.yml`): valid against the GitHub
+/// workflow schema (offline, with `check-jsonschema`, whose schemas ship with it), building with
+/// the command `verify` runs here and uploading the folder that command writes.
+pub fn check_workflow(root: &Path) -> Result<String> {
+    let file = ".github/workflows/book.yml";
+    let text = std::fs::read_to_string(root.join(file))
+        .map_err(|error| anyhow::anyhow!("cannot read {file}: {error}"))?;
+    anyhow::ensure!(
+        text.lines()
+            .any(|line| line.trim() == "run: cargo xtask book"),
+        "{file} does not build with `run: cargo xtask book`, the build verify runs locally"
+    );
+    let out = super::output_dir(root);
+    let out = out.strip_prefix(root).unwrap_or(&out).display().to_string();
+    anyhow::ensure!(
+        text.lines()
+            .any(|line| line.trim() == format!("path: {out}")),
+        "{file} does not upload `{out}`, where `cargo xtask book` writes the book"
+    );
+    let output = std::process::Command::new("check-jsonschema")
+        .args(["--builtin-schema", "vendor.github-workflows", file])
+        .current_dir(root)
+        .output()
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "check-jsonschema is not installed, so {file} cannot be validated: \
+                 `python3 -m pip install check-jsonschema`"
+            )
+        })?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{file} is not a valid GitHub workflow:\n{}{}",
+        String::from_utf8_lossy(&output.stdout).trim(),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(format!("{file} valid"))
 }
