@@ -6,6 +6,7 @@
 //! preprocessor and fails the build on an `{{#include}}` whose file or anchor is missing (`lint`).
 
 mod browser;
+pub mod demos;
 mod directives;
 pub mod lint;
 
@@ -369,6 +370,14 @@ pub fn check_lesson_anchors(root: &Path, factor: &Factor) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `cargo xtask verify`'s book-quality step: the chapters' shape, the pictures, the commands and
+/// the workflow (`lint::check_book`), then the runnable demos, run for real (`demos`).
+pub fn quality(root: &Path, manifest: &Manifest) -> Result<String> {
+    let summary = lint::check_book(root, manifest)?;
+    let demos = demos::run_all(root)?;
+    Ok(format!("{summary}, {demos} demo commands ran"))
 }
 
 /// Renders the built book in headless Chromium (see `browser`).

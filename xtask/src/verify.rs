@@ -80,8 +80,8 @@ pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Ver
                 book::check_links(root).map(|count| format!("{count} links"))
             },
         ),
-        // Chapter shape (the fix after the exercise), pictures readable in both themes.
-        step("book quality", || book::lint::check_book(root, manifest)),
+        // Chapter shape (the fix after the exercise), pictures, commands, workflow, runnable demos.
+        step("book quality", || book::quality(root, manifest)),
         step("book renders in a headless browser", || {
             book::smoke_test_in_browser(root, manifest)
         }),
