@@ -227,6 +227,17 @@ pub fn check_book(root: &Path, manifest: &crate::manifest::Manifest) -> Result<S
             continue;
         };
         chapters += 1;
+        let checks = root
+            .join("kit/checks")
+            .join(format!("{}.rs", factor.dir_name()));
+        let checks = std::fs::read_to_string(&checks).unwrap_or_default();
+        problems.extend(unknown_checks(&text, &checks).into_iter().map(|name| {
+            format!(
+                "book/src/{}: names the check `{name}`, which kit/checks/{}.rs does not have",
+                factor.chapter,
+                factor.dir_name()
+            )
+        }));
         problems.extend(
             chapter_problems(&text, factor.number)
                 .into_iter()
@@ -266,6 +277,24 @@ pub fn check_book(root: &Path, manifest: &crate::manifest::Manifest) -> Result<S
         "{chapters} chapters in shape, {pictures} pictures readable in both themes, \
          {commands} commands that would start, {workflow}"
     ))
+}
+
+/// The checks a chapter names in bold code (`**`a_check_name`**`, how chapters list them) that
+/// are not a `fn` of its check file: a renamed check would otherwise leave the book behind.
+pub fn unknown_checks(chapter: &str, checks: &str) -> Vec<String> {
+    chapter
+        .split("**`")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("`**").map(|(name, _)| name))
+        .filter(|name| {
+            name.contains('_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .filter(|name| !checks.contains(&format!("fn {name}(")))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What is wrong with the shape of factor `number`'s chapter.
@@ -545,6 +574,13 @@ mod shape_tests {
             "## The anti-pattern\n{{#include ../../solutions/06-processes/src/state.rs:x}}\n",
         );
         assert!(chapter_problems(&early, 6)[0].contains("before “The fix”"));
+    }
+
+    #[test]
+    fn a_check_the_book_names_must_exist() {
+        let chapter = "- **`visits_are_shared`** starts… **`gone_check`** and **`Not a check`**";
+        let checks = "#[test]\nfn visits_are_shared() {}";
+        assert_eq!(unknown_checks(chapter, checks), ["gone_check"]);
     }
 
     #[test]
