@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 pub fn include_problems(content: &str, chapter_dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     for (at, _) in content.match_indices("{{#include ") {
+        // `\{{#include …}}` is mdBook's escape: shown as written, never included.
+        if content[..at].ends_with('\\') {
+            continue;
+        }
         let rest = &content[at + "{{#include ".len()..];
         let Some(end) = rest.find("}}") else {
             problems.push("an unclosed {{#include".to_string());
@@ -172,6 +176,7 @@ mod tests {
         assert!(problems("a.rs:open")[0].contains("no `ANCHOR_END"));
         assert!(problems("b.rs:good")[0].contains("no such file"));
         assert!(problems("a.rs:40:50")[0].contains("not within"));
+        assert!(include_problems("\\{{#include nowhere.rs:x}}\n", dir.path()).is_empty());
     }
 
     #[test]
