@@ -425,6 +425,18 @@ mod tests {
     }
 
     #[test]
+    fn the_browser_step_names_the_build_failure_not_the_browser() {
+        *BUILD_FAILURE.lock().unwrap() = Some("no `ANCHOR: counter` line".into());
+        let error = smoke_test_in_browser(&crate::project_root(), &manifest()).unwrap_err();
+        *BUILD_FAILURE.lock().unwrap() = None;
+        let error = format!("{error:#}");
+        assert!(
+            error.contains("the book did not build") && error.contains("ANCHOR: counter"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn the_online_book_url_is_the_same_everywhere() {
         let root = crate::project_root();
         let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
