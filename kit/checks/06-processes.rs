@@ -9,6 +9,21 @@ use kit_harness::{App, AppBuilder, Lesson, TestRedis, app_binary, lesson};
 use std::thread;
 use std::time::{Duration, Instant};
 
+// The numbers the book quotes (`{{#check-const 6 NAME}}` reads them from here).
+
+/// Homepage visits sent to two replicas at once by `visits_are_shared_between_replicas`.
+const TOTAL_VISITS: u64 = 120;
+/// Concurrent clients sending them.
+const CLIENTS: usize = 16;
+/// Visits each of replicas A and B counts before both are killed in `visits_survive_a_restart`.
+const VISITS_BEFORE_RESTART: u64 = 3;
+/// `SESSION_TTL_SECONDS` in `sessions_expire_after_their_ttl`.
+const SESSION_TTL_SECONDS: u64 = 1;
+/// How long after its TTL a session may still be valid.
+const EXPIRY_GRACE_SECONDS: u64 = 3;
+/// How often that check asks whether the session is still valid.
+const EXPIRY_POLL_MILLIS: u64 = 50;
+
 fn processes() -> &'static Lesson {
     lesson(6)
 }
@@ -57,10 +72,11 @@ fn session_user(app: &App, token: &str) -> Option<String> {
     }
 }
 
-/// Load-balancer style traffic: `total` homepage visits from 16 concurrent clients, two thirds to
-/// the first replica and one third to the second (an uneven split, so per-process counts differ).
+/// Load-balancer style traffic: `total` homepage visits from `CLIENTS` concurrent clients, two
+/// thirds to the first replica and one third to the second (an uneven split, so per-process counts
+/// differ).
 fn visit_concurrently(replicas: [&App; 2], total: usize) {
-    let clients = 16;
+    let clients = CLIENTS;
     thread::scope(|scope| {
         for client in 0..clients {
             scope.spawn(move || {
@@ -79,7 +95,7 @@ fn visits_are_shared_between_replicas() {
     let redis = TestRedis::new();
     let a = replica("replica A", &redis, 60);
     let b = replica("replica B", &redis, 60);
-    let total = 120;
+    let total = TOTAL_VISITS;
 
     visit_concurrently([&a, &b], total as usize);
 
@@ -125,7 +141,7 @@ fn visits_survive_a_restart() {
     let redis = TestRedis::new();
     let mut a = replica("replica A", &redis, 60);
     let mut b = replica("replica B", &redis, 60);
-    for _ in 0..3 {
+    for _ in 0..VISITS_BEFORE_RESTART {
         visit(&a);
         visit(&b);
     }
@@ -134,10 +150,11 @@ fn visits_survive_a_restart() {
 
     let c = replica("replica C (started after A and B were killed)", &redis, 60);
     let seen = visits(&c);
-    processes().ensure(seen >= 6, "why-it-matters", || {
+    let counted = 2 * VISITS_BEFORE_RESTART;
+    processes().ensure(seen >= counted, "why-it-matters", || {
         format!(
-            "replicas A and B counted 6 visits and were killed; the replica started after them \
-             counts {seen}: the count died with the processes that held it"
+            "replicas A and B counted {counted} visits and were killed; the replica started after \
+             them counts {seen}: the count died with the processes that held it"
         )
     });
     processes().ensure(seen == 6, "the-fix", || {
@@ -204,7 +221,7 @@ fn sessions_are_shared_between_replicas() {
 #[test]
 fn sessions_expire_after_their_ttl() {
     let redis = TestRedis::new();
-    let ttl = Duration::from_secs(1);
+    let ttl = Duration::from_secs(SESSION_TTL_SECONDS);
     let a = replica("replica A", &redis, ttl.as_secs());
     let b = replica("replica B", &redis, ttl.as_secs());
 
@@ -215,23 +232,23 @@ fn sessions_expire_after_their_ttl() {
          live in one process's memory"
     });
 
-    let deadline = created + ttl + Duration::from_secs(3);
+    let deadline = created + ttl + Duration::from_secs(EXPIRY_GRACE_SECONDS);
     while session_user(&b, &token).is_some() {
         processes().ensure(Instant::now() < deadline, "the-fix", || {
             format!(
                 "the session is still valid {:.1} s after it was created with \
-                 SESSION_TTL_SECONDS=1: store it with an expiry (Redis `EX`) taken from config",
+                 SESSION_TTL_SECONDS={SESSION_TTL_SECONDS}: store it with an expiry (Redis `EX`) taken from config",
                 created.elapsed().as_secs_f64()
             )
         });
-        thread::sleep(Duration::from_millis(50));
+        thread::sleep(Duration::from_millis(EXPIRY_POLL_MILLIS));
     }
     processes().ensure(
         created.elapsed() >= ttl - Duration::from_millis(100),
         "the-fix",
         || {
             format!(
-                "the session expired after {:.2} s, before its TTL of 1 s",
+                "the session expired after {:.2} s, before its TTL of {SESSION_TTL_SECONDS} s",
                 created.elapsed().as_secs_f64()
             )
         },

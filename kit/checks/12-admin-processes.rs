@@ -19,6 +19,9 @@ fn admin() -> &'static Lesson {
     lesson(12)
 }
 
+/// Visits counted before `reset-visits` runs, which its output must quote (the book prints it).
+const VISITS_BEFORE_RESET: u64 = 7;
+
 /// How long a one-off admin process may run.
 const TASK_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -471,21 +474,21 @@ fn the_web_process_becomes_ready_after_migrate() {
 fn reset_visits_sets_the_count_to_zero_and_says_so() {
     let db = TestDatabase::new();
     let app = migrated_web(&db);
-    for _ in 0..7 {
+    for _ in 0..VISITS_BEFORE_RESET {
         visit(&app);
     }
 
     db.record_clients(&["visits"]);
     let task = reset_visits(&db);
     admin().ensure(task.succeeded(), "the-fix", || {
-        task.failure("with 7 visits counted")
+        task.failure(&format!("with {VISITS_BEFORE_RESET} visits counted"))
     });
     ensure_done_by_the_task_itself(&db, &task);
     let seen = visits(&app);
     let stored = counted_in_database(&db);
     admin().ensure(seen == 0 && stored == Some(0), "the-fix", || {
         format!(
-            "`{}` exited 0 after 7 visits, but GET /visits now says {seen} and the database's \
+            "`{}` exited 0 after {VISITS_BEFORE_RESET} visits, but GET /visits now says {seen} and the database's \
              `visits` table holds {stored:?} (SUM(count)); both must be 0. Its output:\n{}",
             task.name,
             task.shown()
@@ -495,13 +498,13 @@ fn reset_visits_sets_the_count_to_zero_and_says_so() {
         line.to_lowercase().contains("visit")
             && line
                 .split(|c: char| !c.is_ascii_digit())
-                .any(|number| number == "7")
+                .any(|number| number == VISITS_BEFORE_RESET.to_string())
     });
     admin().ensure(said_what, "the-fix", || {
         format!(
             "`{}` reset the count, but its output does not say what it did: an admin process's log \
              is its audit trail. Log a line with the count before and after, such as \"visit count \
-             reset from 7 to 0\". Its output:\n{}",
+             reset from {VISITS_BEFORE_RESET} to 0\". Its output:\n{}",
             task.name,
             task.shown()
         )

@@ -30,7 +30,7 @@ pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Ver
     }
     findings.push(compose_settings_agree(&settings)?);
     findings.extend(local_postgres_matches_compose(root));
-    findings.push(mdbook());
+    findings.push(mdbook(root));
     let available = manifest.available().count();
     findings.push(Finding::Note(format!(
         "{available} of 12 exercises are available in this version of the kit."
@@ -252,14 +252,19 @@ fn local_postgres_matches_compose(root: &Path) -> Option<Finding> {
     })
 }
 
-fn mdbook() -> Finding {
-    match Command::new("mdbook").arg("--version").output() {
-        Ok(output) if output.status.success() => Finding::Ok(format!(
-            "{} (for `cargo xtask book`)",
-            String::from_utf8_lossy(&output.stdout).trim()
+fn mdbook(root: &Path) -> Finding {
+    match crate::tools::installed_mdbook(root) {
+        Some(found) => Finding::Ok(format!(
+            "mdBook {} at {} (for `cargo xtask book`; the book is also online at {})",
+            crate::tools::MDBOOK_VERSION,
+            found.display(),
+            crate::book::ONLINE_URL
         )),
-        _ => Finding::Note(
-            "mdBook is not installed; read the book online, or `cargo install mdbook --locked --version ^0.5`".into(),
-        ),
+        None => Finding::Note(format!(
+            "mdBook {} is not installed yet: `cargo xtask book` installs it into target/tools the \
+             first time (a few minutes); or read the book online at {}",
+            crate::tools::MDBOOK_VERSION,
+            crate::book::ONLINE_URL
+        )),
     }
 }

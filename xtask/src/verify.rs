@@ -125,6 +125,8 @@ pub fn run(
                 book::check_links(root).map(|count| format!("{count} links"))
             },
         ),
+        // Chapter shape (the fix after the exercise), pictures, commands, workflow, runnable demos.
+        step("book quality", || book::quality(root, manifest)),
         step("book renders in a headless browser", || {
             book::smoke_test_in_browser(root, manifest)
         }),

@@ -9,8 +9,10 @@ use std::time::Duration;
 /// How long a test waits for a backing service before failing with the fix.
 pub const REACH_TIMEOUT: Duration = Duration::from_secs(3);
 
+// ANCHOR: defaults
 const DEFAULT_DATABASE_URL: &str = "postgres://workshop:workshop@127.0.0.1:5432/noticeboard";
 const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+// ANCHOR_END: defaults
 
 /// The one-line fix printed whenever a backing service cannot be reached.
 pub const START_SERVICES: &str = "run `cargo xtask services up`";

@@ -1,0 +1,400 @@
+//! The book's own directives, besides `{{#exercise N}}` and `{{#hints N}}`:
+//!
+//! - `{{#check-const N NAME}}`, anywhere in a line: the value of `const NAME` in factor N's check file
+//!   (`kit/checks/NN-slug.rs`), so the numbers and names the book quotes from the checks cannot drift
+//!   from them. A missing constant fails the book build.
+
+use crate::manifest::Manifest;
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+
+/// Replaces every inline `{{#check-const N NAME}}` in `line`.
+pub fn expand_inline(line: &str, root: &Path, manifest: &Manifest) -> Result<String> {
+    const OPEN: &str = "{{#check-const ";
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let end = after
+            .find("}}")
+            .with_context(|| format!("unclosed {{{{#check-const …}}}} in: {}", line.trim()))?;
+        let args: Vec<&str> = after[..end].split_whitespace().collect();
+        let [factor, name] = args[..] else {
+            bail!(
+                "{{{{#check-const {}}}}}: expected a factor and a constant's name",
+                &after[..end]
+            );
+        };
+        out.push_str(&check_const(root, manifest, factor, name)?);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The value of `const name` in the factor's check file, as the book should print it.
+pub fn check_const(root: &Path, manifest: &Manifest, factor: &str, name: &str) -> Result<String> {
+    let factor = manifest.find(factor)?;
+    let file = format!("kit/checks/{}.rs", factor.dir_name());
+    let source = std::fs::read_to_string(root.join(&file))
+        .with_context(|| format!("{{{{#check-const}}}}: cannot read {file}"))?;
+    let value = const_value(&source, name)
+        .with_context(|| format!("{{{{#check-const}}}}: {file} has no `const {name}`"))?;
+    render(value).with_context(|| {
+        format!("{{{{#check-const}}}}: cannot print `const {name} = {value}` from {file}")
+    })
+}
+
+/// The expression of `const name: T = <expression>;` (one line, `pub` or not).
+fn const_value<'s>(source: &'s str, name: &str) -> Option<&'s str> {
+    source.lines().find_map(|line| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("pub ").unwrap_or(line);
+        let rest = line.strip_prefix("const ")?.strip_prefix(name)?;
+        let rest = rest.trim_start().strip_prefix(':')?;
+        let (_, value) = rest.split_once('=')?;
+        Some(value.trim().strip_suffix(';')?.trim())
+    })
+}
+
+/// An integer (`1_000u64` → `1000`), a string literal (its text), or a `Duration` built from a
+/// whole number (`Duration::from_secs(2)` → `2`: the unit belongs in the sentence around it).
+fn render(value: &str) -> Option<String> {
+    if let Some(text) = value
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        return (!text.contains('\\')).then(|| text.to_string());
+    }
+    let value = [
+        "Duration::from_secs(",
+        "Duration::from_millis(",
+        "from_secs(",
+        "from_millis(",
+    ]
+    .iter()
+    .find_map(|prefix| value.strip_prefix(prefix)?.strip_suffix(')'))
+    .unwrap_or(value);
+    let digits: String = value.chars().filter(|c| *c != '_').collect();
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let (number, suffix) = digits.split_at(end);
+    let integer_suffix = [
+        "", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+    ];
+    (!number.is_empty() && integer_suffix.contains(&suffix)).then(|| number.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_render_as_the_book_prints_them() {
+        let source = "const A: u64 = 120;\npub const B: Duration = Duration::from_secs(2);\n    const C: &str = \"DATABASE_URL\";\nconst D: usize = 1_000usize;\nconst E: f64 = 0.5;\n";
+        assert_eq!(
+            render(const_value(source, "A").unwrap()).as_deref(),
+            Some("120")
+        );
+        assert_eq!(
+            render(const_value(source, "B").unwrap()).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            render(const_value(source, "C").unwrap()).as_deref(),
+            Some("DATABASE_URL")
+        );
+        assert_eq!(
+            render(const_value(source, "D").unwrap()).as_deref(),
+            Some("1000")
+        );
+        assert_eq!(render(const_value(source, "E").unwrap()), None);
+        assert_eq!(const_value(source, "AB"), None);
+    }
+
+    #[test]
+    fn the_book_quotes_the_checks_and_a_missing_constant_fails() {
+        let root = crate::project_root();
+        let manifest = crate::manifest::kit();
+        let line = "sends {{#check-const 6 TOTAL_VISITS}} visits from {{#check-const vi CLIENTS}} clients\n";
+        assert_eq!(
+            expand_inline(line, &root, &manifest).unwrap(),
+            "sends 120 visits from 16 clients\n"
+        );
+        assert!(expand_inline("{{#check-const 6 NO_SUCH}}", &root, &manifest).is_err());
+        assert!(expand_inline("{{#check-const 6 TOTAL_VISITS", &root, &manifest).is_err());
+    }
+}
+
+/// `{{#minutes N}}`, anywhere in a line: the factor's `minutes` from factors.toml.
+pub fn expand_minutes(line: &str, manifest: &Manifest) -> Result<String> {
+    const OPEN: &str = "{{#minutes ";
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let end = after
+            .find("}}")
+            .with_context(|| format!("unclosed {{{{#minutes …}}}} in: {}", line.trim()))?;
+        out.push_str(&manifest.find(after[..end].trim())?.minutes.to_string());
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A fixed slot of an agenda: its name in the directive, minutes and what happens.
+const SLOTS: &[(&str, u32, &str)] = &[
+    (
+        "welcome",
+        15,
+        "Welcome, twelve-factor in five minutes, a tour of the noticeboard \
+         ([notes](instructor-guide.md#the-welcome-and-the-tour))",
+    ),
+    (
+        "first-check",
+        10,
+        "Everyone runs `cargo xtask check 6` and sees red",
+    ),
+    ("break", 15, "Break"),
+    ("lunch", 60, "Lunch"),
+    (
+        "wrap-up",
+        10,
+        "Wrap-up: what each learner will change first in their own service; feedback \
+         ([What next](what-next.md))",
+    ),
+];
+
+/// The most an agenda may leave unplanned at its end (shown as a catch-up slot), in minutes.
+const MAX_BUFFER: u32 = 30;
+
+/// `{{#agenda 9:00-12:00 welcome first-check 3 4 break 6 …}}`: a timetable from factors.toml's
+/// minutes and the fixed slots above. Fails when the day overruns its window, or leaves more than
+/// `MAX_BUFFER` minutes unplanned (a slot with nothing in it); what is left over, if anything,
+/// becomes a catch-up slot.
+pub fn agenda(spec: &str, manifest: &Manifest) -> Result<String> {
+    let mut words = spec.split_whitespace();
+    let window = words
+        .next()
+        .context("{{#agenda}}: no time window such as 9:00-12:00")?;
+    let (start, end) = window
+        .split_once('-')
+        .and_then(|(start, end)| Some((clock(start)?, clock(end)?)))
+        .with_context(|| {
+            format!("{{{{#agenda}}}}: {window:?} is not a window such as 9:00-12:00")
+        })?;
+    let mut rows = Vec::new();
+    for word in words {
+        if let Some((_, minutes, what)) = SLOTS.iter().find(|(name, ..)| *name == word) {
+            rows.push((*minutes, (*what).to_string()));
+            continue;
+        }
+        let factor = manifest.find(word)?;
+        let what = if factor.available {
+            format!("[{}. {}]({})", factor.roman, factor.title, factor.chapter)
+        } else {
+            // No page to link to yet: the chapter is a draft in SUMMARY.md.
+            format!(
+                "{}. {}: a talk and a discussion (no exercise in this checkout yet)",
+                factor.roman, factor.title
+            )
+        };
+        rows.push((factor.minutes, what));
+    }
+    let planned: u32 = rows.iter().map(|(minutes, _)| minutes).sum();
+    let window_minutes = end
+        .checked_sub(start)
+        .context("{{#agenda}}: the window ends before it starts")?;
+    if planned > window_minutes {
+        bail!(
+            "{{{{#agenda {spec}}}}} plans {planned} minutes, {} more than its window",
+            planned - window_minutes
+        );
+    }
+    let left = window_minutes - planned;
+    if left > MAX_BUFFER {
+        bail!(
+            "{{{{#agenda {spec}}}}} leaves {left} minutes unplanned (at most {MAX_BUFFER}): add a factor or shorten the window"
+        );
+    }
+    if left > 0 {
+        // Before the wrap-up, so the day still ends with it.
+        let at = rows.len() - usize::from(spec.ends_with(" wrap-up"));
+        rows.insert(
+            at,
+            (
+                left,
+            "Catch-up: finish an exercise, or apply the reference (`cargo xtask solution N`) and move on; questions".to_string(),
+            ),
+        );
+    }
+    let mut table = String::from("| time | minutes | segment |\n|---|---|---|\n");
+    let mut at = start;
+    for (minutes, what) in rows {
+        table.push_str(&format!("| {} | {minutes} | {what} |\n", show_clock(at)));
+        at += minutes;
+    }
+    table.push_str(&format!("| {} | | End |\n", show_clock(at)));
+    Ok(table)
+}
+
+/// `9:30` as minutes after midnight.
+fn clock(text: &str) -> Option<u32> {
+    let (hours, minutes) = text.split_once(':')?;
+    let (hours, minutes): (u32, u32) = (hours.parse().ok()?, minutes.parse().ok()?);
+    (hours < 24 && minutes < 60).then_some(hours * 60 + minutes)
+}
+
+fn show_clock(minutes: u32) -> String {
+    format!("{}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// The `| minutes | what |` table of a chapter's instructor notes must add up to the factor's
+/// `minutes` in factors.toml, so the session plan and the agendas agree.
+pub fn session_table_problem(content: &str, factor: &crate::manifest::Factor) -> Option<String> {
+    let mut lines = content
+        .lines()
+        .skip_while(|line| !line.starts_with("| minutes |"));
+    lines.next()?;
+    let total: u32 = lines
+        .skip(1)
+        .take_while(|line| line.starts_with('|'))
+        .filter_map(|line| {
+            line.trim_start_matches('|')
+                .split('|')
+                .next()?
+                .trim()
+                .parse::<u32>()
+                .ok()
+        })
+        .sum();
+    (total != factor.minutes).then(|| {
+        format!(
+            "the instructor notes' session plan adds up to {total} minutes, but factors.toml gives {} {}",
+            factor.heading(),
+            factor.minutes
+        )
+    })
+}
+
+#[cfg(test)]
+mod agenda_tests {
+    use super::*;
+
+    #[test]
+    fn an_agenda_adds_up_from_the_manifest_and_fills_its_window() {
+        let manifest = crate::manifest::kit();
+        let minutes = |n: &str| manifest.find(n).unwrap().minutes;
+        let planned = 15 + minutes("3") + minutes("6");
+        let end = 9 * 60 + planned + 10;
+        let spec = format!("9:00-{} welcome 3 6", show_clock(end));
+        let table = agenda(&spec, &manifest).unwrap();
+        assert!(table.contains("| 9:00 | 15 | Welcome"), "{table}");
+        assert!(table.contains("| 10 | Catch-up"), "{table}");
+        assert!(
+            table.contains(&format!("| {} | | End |", show_clock(end))),
+            "{table}"
+        );
+        assert!(
+            agenda("9:00-9:30 welcome 3 6", &manifest).is_err(),
+            "overrun"
+        );
+        assert!(
+            agenda("9:00-17:00 welcome", &manifest).is_err(),
+            "empty afternoon"
+        );
+        assert!(
+            agenda("9:00-12:00 welcome 13", &manifest).is_err(),
+            "no factor 13"
+        );
+    }
+
+    #[test]
+    fn minutes_come_from_the_manifest() {
+        let manifest = crate::manifest::kit();
+        let expected = format!("Plan {} minutes.", manifest.find("6").unwrap().minutes);
+        assert_eq!(
+            expand_minutes("Plan {{#minutes 6}} minutes.", &manifest).unwrap(),
+            expected
+        );
+    }
+}
+
+/// `{{#cheatsheets}}`: one printable page per factor, from factors.toml: the rule, the
+/// anti-pattern, the fix, the command that checks it, and where to read more.
+pub fn cheatsheets(manifest: &Manifest) -> String {
+    let mut out = String::new();
+    for factor in &manifest.factors {
+        let services = match factor.services.as_slice() {
+            [] => "none".to_string(),
+            list => list
+                .iter()
+                .map(|service| service.name())
+                .collect::<Vec<_>>()
+                .join(" and "),
+        };
+        let chapter = if factor.available {
+            format!("[the chapter]({})", factor.chapter)
+        } else {
+            "the chapter (not in this checkout yet)".to_string()
+        };
+        let check = if factor.available {
+            format!(
+                "`cargo xtask check {n}` (hints: `cargo xtask hint {n}`; backing services: {services})",
+                n = factor.number
+            )
+        } else {
+            format!(
+                "`cargo xtask check {}` once the exercise ships; until then, discuss it",
+                factor.number
+            )
+        };
+        out.push_str(&format!(
+            "<section class=\"cheatsheet\">\n\n\
+             ### {roman}. {title}\n\n\
+             **The rule.** {rule}.\n\n\
+             **The anti-pattern.** {anti}\n\n\
+             **The fix.** {fix}\n\n\
+             **Check it.** {check}\n\n\
+             **Read more.** {chapter} · <https://12factor.net/{slug}> · about {minutes} minutes in a workshop\n\n\
+             </section>\n\n",
+            roman = factor.roman,
+            title = factor.title,
+            rule = capitalised(&factor.rule),
+            anti = factor.cheatsheet.anti_pattern.trim(),
+            fix = factor.cheatsheet.fix.trim(),
+            // 12factor.net's pages have the kit's slugs.
+            slug = factor.slug,
+            minutes = factor.minutes,
+        ));
+    }
+    out
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod cheatsheet_tests {
+    #[test]
+    fn every_factor_gets_a_printable_page() {
+        let manifest = crate::manifest::kit();
+        let sheets = super::cheatsheets(&manifest);
+        assert_eq!(sheets.matches("<section class=\"cheatsheet\">").count(), 12);
+        assert!(sheets.contains("### VI. Processes"), "{sheets}");
+        assert!(sheets.contains("`cargo xtask check 6`"), "{sheets}");
+        assert!(
+            sheets.contains("https://12factor.net/processes"),
+            "{sheets}"
+        );
+    }
+}
