@@ -391,7 +391,7 @@ mod tests {
     #[test]
     #[ignore]
     fn book_in_a_browser() {
-        let root = crate::project_root();
+        let root = crate::project_root().unwrap();
         build(&root).unwrap();
         println!("{}", smoke_test_in_browser(&root, &manifest()).unwrap());
     }
@@ -403,7 +403,7 @@ mod tests {
     #[test]
     fn directives_expand_from_the_manifest_and_other_lines_stay() {
         let page = "# VI\n{{#exercise 6}}\nText {{#hints 6}} inline stays.\n{{#hints vi}}\n";
-        let expanded = expand(page, &manifest(), &crate::project_root()).unwrap();
+        let expanded = expand(page, &manifest(), &crate::project_root().unwrap()).unwrap();
         assert!(
             expanded.starts_with("# VI\n> [!NOTE]\n> **Exercise VI: Processes**"),
             "{expanded}"
@@ -418,7 +418,8 @@ mod tests {
     #[test]
     fn the_browser_step_names_the_build_failure_not_the_browser() {
         *BUILD_FAILURE.lock().unwrap() = Some("no `ANCHOR: counter` line".into());
-        let error = smoke_test_in_browser(&crate::project_root(), &manifest()).unwrap_err();
+        let error =
+            smoke_test_in_browser(&crate::project_root().unwrap(), &manifest()).unwrap_err();
         *BUILD_FAILURE.lock().unwrap() = None;
         let error = format!("{error:#}");
         assert!(
@@ -429,7 +430,7 @@ mod tests {
 
     #[test]
     fn the_online_book_url_is_the_same_everywhere() {
-        let root = crate::project_root();
+        let root = crate::project_root().unwrap();
         let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
         assert!(
             readme.contains(ONLINE_URL),
@@ -445,14 +446,21 @@ mod tests {
 
     #[test]
     fn an_unknown_factor_in_a_directive_fails_the_build() {
-        assert!(expand("{{#hints 13}}\n", &manifest(), &crate::project_root()).is_err());
+        assert!(
+            expand(
+                "{{#hints 13}}\n",
+                &manifest(),
+                &crate::project_root().unwrap()
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn the_preprocessor_edits_chapter_content_wherever_it_is_nested() {
         let mut book = serde_json::json!({"items": [{"Chapter": {"name": "VI", "path": "06.md",
             "content": "{{#exercise 6}}\n", "sub_items": [{"Chapter": {"path": "x.md", "content": "{{#hints 6}}\n"}}]}}]});
-        expand_chapters(&mut book, &manifest(), &crate::project_root()).unwrap();
+        expand_chapters(&mut book, &manifest(), &crate::project_root().unwrap()).unwrap();
         let text = book.to_string();
         assert!(
             text.contains("Exercise VI: Processes") && text.contains("Hint 1 of"),

@@ -177,6 +177,7 @@ mod tests {
         let factor = |extra: &str| {
             format!(
                 "[[factor]]\nnumber = 1\nroman = \"I\"\nslug = \"codebase\"\ntitle = \"Codebase\"\n\
+                 minutes = 15\ncheatsheet.anti_pattern = \"a\"\ncheatsheet.fix = \"f\"\n\
                  rule = \"r\"\nexercise = \"e\"\nsolution = \"s\"\nchapter = \"c.md\"\n\
                  available = false\nservices = []\nintended_failures = []\nhints = []\n{extra}"
             )
@@ -192,9 +193,10 @@ mod tests {
         let root = crate::project_root().unwrap();
         for factor in manifest().available() {
             assert!(
-                factor.hints.len() >= 2,
-                "{} needs at least two hints",
-                factor.heading()
+                factor.hints.len() >= crate::conventions::MIN_HINTS,
+                "{} needs at least {} hints",
+                factor.heading(),
+                crate::conventions::MIN_HINTS
             );
             assert!(
                 !factor.intended_failures.is_empty(),

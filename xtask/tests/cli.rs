@@ -191,8 +191,17 @@ fn status_json_lists_all_twelve_for_instructors() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let factors = report["factors"].as_array().unwrap();
     assert_eq!(factors.len(), 12);
-    assert_eq!(factors[5]["state"], "not-checked");
-    assert_eq!(factors[0]["state"], "unavailable");
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(kit.path().join("factors.toml")).unwrap()).unwrap();
+    for (factor, listed) in factors.iter().zip(manifest["factor"].as_array().unwrap()) {
+        let expected = if listed["available"].as_bool() == Some(true) {
+            "not-checked"
+        } else {
+            "unavailable"
+        };
+        assert_eq!(factor["state"], expected, "{factor}");
+        assert!(factor["checks_edited"].is_array(), "{factor}");
+    }
     let next = report["next"].as_u64().expect("a next factor") as usize;
     assert_eq!(factors[next - 1]["state"], "not-checked", "{report}");
 }

@@ -253,7 +253,7 @@ mod kit_tests {
     #[test]
     #[ignore]
     fn the_book_demos_run() {
-        let ran = super::run_all(&crate::project_root());
+        let ran = super::run_all(&crate::project_root().unwrap());
         assert!(ran.is_ok(), "{ran:?}");
     }
 }

@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn the_book_quotes_the_checks_and_a_missing_constant_fails() {
-        let root = crate::project_root();
+        let root = crate::project_root().unwrap();
         let manifest = crate::manifest::kit();
         let line = "sends {{#check-const 6 TOTAL_VISITS}} visits from {{#check-const vi CLIENTS}} clients\n";
         assert_eq!(

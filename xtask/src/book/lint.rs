@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn the_kit_book_includes_resolve() {
-        let src = crate::project_root().join("book/src");
+        let src = crate::project_root().unwrap().join("book/src");
         for entry in std::fs::read_dir(&src).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|ext| ext == "md") {
@@ -590,7 +590,7 @@ mod shape_tests {
 
     #[test]
     fn the_kit_book_is_in_shape() {
-        let root = crate::project_root();
+        let root = crate::project_root().unwrap();
         let summary = check_book(&root, &crate::manifest::kit());
         assert!(summary.is_ok(), "{summary:?}");
     }
@@ -828,7 +828,7 @@ mod command_tests {
 
     #[test]
     fn every_command_in_the_kit_book_would_run() {
-        let checked = check_commands(&crate::project_root());
+        let checked = check_commands(&crate::project_root().unwrap());
         assert!(checked.is_ok(), "{checked:?}");
     }
 }
