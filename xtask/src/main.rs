@@ -8,6 +8,7 @@ mod bench;
 mod book;
 mod check;
 mod conventions;
+mod devcontainer;
 mod doctor;
 mod hint;
 mod integrity;
@@ -39,7 +40,7 @@ use std::process::ExitCode;
     about = "Twelve-Factor Rust: check your exercises, get hints, run the backing services.",
     after_help = "Start with `cargo xtask check 6`. FACTOR is a number (6), a roman numeral (vi) or a name (processes)."
 )]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
 }

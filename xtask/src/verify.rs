@@ -8,7 +8,8 @@
 use crate::manifest::{Factor, Manifest, Service};
 use crate::testrun::{self, Outcome, cargo};
 use crate::{
-    Verdict, book, check, conventions, integrity, lessons, mistakes, services, term, tools,
+    Verdict, book, check, conventions, devcontainer, integrity, lessons, mistakes, services, term,
+    tools,
 };
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
@@ -115,6 +116,9 @@ pub fn run(
             cargo_step(root, &["fmt", "--all", "--check", "--", "--color=never"])
         }),
         step("docker-compose.yml (offline)", || compose_file(root)),
+        step(".devcontainer/devcontainer.json (offline)", || {
+            devcontainer::check(root)
+        }),
         step(
             "book builds, its links and the checks' anchors resolve",
             || {
