@@ -38,7 +38,7 @@ use std::process::ExitCode;
     name = "cargo xtask",
     bin_name = "cargo xtask",
     about = "Twelve-Factor Rust: check your exercises, get hints, run the backing services.",
-    after_help = "Start with `cargo xtask check 6`. FACTOR is a number (6), a roman numeral (vi) or a name (processes)."
+    after_help = "Start with `cargo xtask check 1`, then follow the factors in order: plain `cargo xtask` names the next one. FACTOR is a number (6), a roman numeral (vi) or a name (processes)."
 )]
 pub struct Cli {
     #[command(subcommand)]
