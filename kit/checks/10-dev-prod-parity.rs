@@ -48,7 +48,7 @@ fn development_setup(app_env: Option<&str>) -> String {
 fn development(app_env: Option<&str>, db: Option<&TestDatabase>) -> AppBuilder {
     let mut app = AppBuilder::new(app_binary!())
         .name(format!("development ({})", development_setup(app_env)))
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "info");
     if let Some(value) = app_env {
         app = app.env("APP_ENV", value);
     }
@@ -70,7 +70,7 @@ fn production(db: &TestDatabase) -> App {
         .env("APP_ENV", "production")
         .env("DATABASE_URL", db.url())
         .secret(db.password())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .spawn()
 }
 

@@ -440,16 +440,19 @@ pub fn parse(text: &str) -> Vec<Outcome> {
                 .flatten()
                 .min()
                 .unwrap_or(section.len());
+            outcome.explanation = panic_message(&section[..end]);
             // The full output (`--verbose`), without libtest's advice about a backtrace that
             // xtask turned off on purpose.
             outcome.output = section[..end]
                 .lines()
                 .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE=1`"))
+                // Where in the check file it failed helps maintainers, not learners: the message
+                // and the app's own output (which follow) are what `--verbose` is for.
+                .filter(|line| !(line.starts_with("thread '") && line.contains("panicked at")))
                 .collect::<Vec<_>>()
                 .join("\n")
                 .trim()
                 .to_string();
-            outcome.explanation = panic_message(&outcome.output);
         }
     }
     outcomes.sort_by(|a, b| a.name.cmp(&b.name));
