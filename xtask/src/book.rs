@@ -387,15 +387,6 @@ pub fn smoke_test_in_browser(root: &Path, manifest: &Manifest) -> Result<String>
 mod tests {
     use super::*;
 
-    /// Slow, and needs mdBook and Chromium: `cargo test -p xtask -- --ignored book_in_a_browser`.
-    #[test]
-    #[ignore]
-    fn book_in_a_browser() {
-        let root = crate::project_root().unwrap();
-        build(&root).unwrap();
-        println!("{}", smoke_test_in_browser(&root, &manifest()).unwrap());
-    }
-
     fn manifest() -> Manifest {
         crate::manifest::kit()
     }

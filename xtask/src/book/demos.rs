@@ -245,15 +245,3 @@ mod tests {
         assert_eq!(without_timestamp("visited 1 times"), "visited 1 times");
     }
 }
-
-#[cfg(test)]
-mod kit_tests {
-    /// Runs the book's demos for real: needs Postgres (`cargo xtask services up`) and builds the
-    /// crates they run. `cargo xtask verify` runs them too.
-    #[test]
-    #[ignore]
-    fn the_book_demos_run() {
-        let ran = super::run_all(&crate::project_root().unwrap());
-        assert!(ran.is_ok(), "{ran:?}");
-    }
-}
