@@ -236,6 +236,15 @@ fn layout(root: &Path, manifest: &Manifest) -> Result<String> {
             "{name}: no `{marker}` marks what to edit in {}",
             factor.exercise.display()
         );
+        let readme = std::fs::read_to_string(root.join(&factor.exercise).join("README.md"))
+            .unwrap_or_default();
+        ensure!(
+            ["PORT", "HOME", "TMPDIR", "PATH", "RUST_BACKTRACE"]
+                .iter()
+                .all(|variable| readme.contains(variable)),
+            "{name}: the exercise's README.md must state what every check gives the app (PORT, \
+             HOME, TMPDIR, PATH, RUST_BACKTRACE): see CONTRIBUTING.md"
+        );
         let main = std::fs::read_to_string(root.join(&factor.exercise).join("src/main.rs"))
             .unwrap_or_default();
         ensure!(
