@@ -7,7 +7,8 @@
 //! - Checks: a factor's check file is compiled once, as the exercise's `[[test]]`
 //!   (`../../kit/checks/<NN-slug>.rs`); the solution has no test target and no dev-dependencies (the
 //!   same check binary judges it).
-//! - The manifest: each available factor has at least [`MIN_HINTS`] hints and an intended failure.
+//! - The manifest: each available factor has at least [`MIN_HINTS`] hints and an intended failure,
+//!   and at least one mistake fixture (`kit/mistakes/`).
 
 use crate::manifest::{Factor, Manifest};
 use anyhow::{Context, Result, bail, ensure};
@@ -36,6 +37,12 @@ pub fn check(root: &Path, manifest: &Manifest) -> Result<String> {
     kit_deps_lists_everything(root, &shared)?;
     for factor in manifest.available() {
         check_targets(root, factor)?;
+        ensure!(
+            !crate::mistakes::of(root, factor)?.is_empty(),
+            "kit/mistakes/{}.toml lists no mistake: every factor has at least one wrong fix, as a \
+             patch over its solution, that its checks must reject (see CONTRIBUTING.md)",
+            factor.dir_name()
+        );
         ensure!(
             factor.hints.len() >= MIN_HINTS,
             "factors.toml: {} has {} hint(s); every factor needs at least {MIN_HINTS} (a question, a \
@@ -203,6 +210,10 @@ mod tests {
             std::fs::copy(&path, &target).unwrap();
         }
         for factor in manifest.available() {
+            let list = format!("kit/mistakes/{}.toml", factor.dir_name());
+            let target = copy.path().join(&list);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(root.join(&list), target).unwrap();
             let name = format!("kit/checks/{}.rs", factor.dir_name());
             let target = copy.path().join(&name);
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();
