@@ -38,14 +38,16 @@ fn on_path(program: &str) -> bool {
 
 /// How this machine installs system packages without asking for a password.
 enum PackageManager {
-    /// Debian or Ubuntu, as root.
-    Apt,
+    /// Debian or Ubuntu, as root, or through `sudo` that asks for no password (CI runners).
+    Apt { sudo: bool },
     Homebrew,
 }
 
 fn package_manager() -> Option<PackageManager> {
     if on_path("apt-get") && nix::unistd::geteuid().is_root() {
-        Some(PackageManager::Apt)
+        Some(PackageManager::Apt { sudo: false })
+    } else if on_path("apt-get") && on_path("sudo") && runs("sudo", &["-n", "true"]) {
+        Some(PackageManager::Apt { sudo: true })
     } else if on_path("brew") {
         Some(PackageManager::Homebrew)
     } else {
@@ -81,19 +83,27 @@ pub const CHROMIUM: Package = Package {
 /// Installs `package` with the platform's package manager, or fails with the one command to run.
 pub fn install(package: &Package) -> Result<()> {
     match package_manager() {
-        Some(PackageManager::Apt) => {
+        Some(PackageManager::Apt { sudo }) => {
+            let prefix = if sudo { "sudo " } else { "" };
             eprintln!(
-                "Installing {} with `apt-get install -y {}` (once)…",
+                "Installing {} with `{prefix}apt-get install -y {}` (once)…",
                 package.what, package.apt
             );
+            let as_root = |program: &str| {
+                let mut command = Command::new(if sudo { "sudo" } else { program });
+                if sudo {
+                    command.args(["-n", "env", "DEBIAN_FRONTEND=noninteractive", program]);
+                }
+                command.env("DEBIAN_FRONTEND", "noninteractive");
+                command
+            };
             // A fresh machine may have no package lists yet.
-            let _ = Command::new("apt-get")
+            let _ = as_root("apt-get")
                 .args(["update", "-qq"])
                 .stdout(Stdio::null())
                 .status();
-            let status = Command::new("apt-get")
+            let status = as_root("apt-get")
                 .args(["install", "-y", "-qq", package.apt])
-                .env("DEBIAN_FRONTEND", "noninteractive")
                 .stdout(Stdio::null())
                 .status()
                 .context("cannot run apt-get")?;
@@ -103,7 +113,7 @@ pub fn install(package: &Package) -> Result<()> {
             // Debian may start the packaged service with its own settings; the kit runs its own.
             for service in ["redis-server", "postgresql"] {
                 if package.apt == service {
-                    let _ = Command::new("service")
+                    let _ = as_root("service")
                         .args([service, "stop"])
                         .stdout(Stdio::null())
                         .stderr(Stdio::null())
