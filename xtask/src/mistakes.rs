@@ -82,8 +82,14 @@ fn caught(root: &Path, factor: &Factor, mistake: &Mistake, checks: &[PathBuf]) -
         &copy.join("Cargo.toml"),
         &root.join("target"),
         &factor.build_env,
-    )?;
-    if let Build::Failed { errors } = build {
+    );
+    // The copy is written afresh every run, so its build is never reused: drop it as soon as it
+    // has been judged, so mistakes cost `target/` nothing.
+    let _cleanup = BuildProducts {
+        target: root.join("target/debug"),
+        package: package.clone(),
+    };
+    if let Build::Failed { errors } = build? {
         bail!(
             "the patched solution does not compile:\n{}",
             errors.join("\n")
@@ -119,6 +125,42 @@ fn caught(root: &Path, factor: &Factor, mistake: &Mistake, checks: &[PathBuf]) -
         outcome.explanation
     );
     Ok(())
+}
+
+/// What Cargo built for a mistake's package, removed when dropped.
+struct BuildProducts {
+    target: PathBuf,
+    package: String,
+}
+
+impl Drop for BuildProducts {
+    fn drop(&mut self) {
+        let crate_name = self.package.replace('-', "_");
+        let prefixes = [
+            (self.target.clone(), self.package.clone()),
+            (self.target.join("deps"), format!("{crate_name}-")),
+            (
+                self.target.join(".fingerprint"),
+                format!("{}-", self.package),
+            ),
+            (self.target.join("build"), format!("{}-", self.package)),
+        ];
+        for (dir, prefix) in prefixes {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let path = entry.path();
+                    let _ = if path.is_dir() {
+                        std::fs::remove_dir_all(&path)
+                    } else {
+                        std::fs::remove_file(&path)
+                    };
+                }
+            }
+        }
+    }
 }
 
 /// A fresh copy of the solution with the patch applied, as a standalone package named `package`.

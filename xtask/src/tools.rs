@@ -39,7 +39,9 @@ fn on_path(program: &str) -> bool {
 /// How this machine installs system packages without asking for a password.
 enum PackageManager {
     /// Debian or Ubuntu, as root, or through `sudo` that asks for no password (CI runners).
-    Apt { sudo: bool },
+    Apt {
+        sudo: bool,
+    },
     Homebrew,
 }
 
