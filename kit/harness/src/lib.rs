@@ -12,7 +12,10 @@
 //! - [`proxy`]: a loopback TCP proxy a test can cut and restore to simulate an outage.
 //! - [`stub`]: a loopback HTTP server standing in for an upstream (a webhook): records every call,
 //!   answers as slowly as the test wants.
-//! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, open files.
+//! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, open files,
+//!   connections, child processes, loaded libraries.
+//! - [`elf`]: the shared libraries a built binary asks the loader for (its `DT_NEEDED` entries).
+//! - [`trap`]: stand-ins for system tools (`curl`, ...) that record that they ran, and fail.
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
 //! - [`services`]: where the backing services are (env, then `.env`, then the compose defaults).
@@ -21,6 +24,7 @@
 //! exactly which twelve-factor rule their code broke.
 
 pub mod app;
+pub mod elf;
 pub mod http;
 pub mod lesson;
 pub mod noticeboard;
@@ -30,6 +34,7 @@ pub mod proxy;
 pub mod redis;
 pub mod services;
 pub mod stub;
+pub mod trap;
 
 pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
@@ -38,6 +43,7 @@ pub use postgres::TestDatabase;
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
 pub use stub::HttpStub;
+pub use trap::TrapCommands;
 
 /// The path of a binary Cargo built for the package whose tests are running.
 ///
