@@ -31,7 +31,9 @@ impl Webhook {
         // Solved: rustls needs a crypto provider. The kit's rustls comes without a built-in one
         // (its default, aws-lc-rs, compiles a large C library), so the app installs ring, declared
         // in Cargo.toml, before it builds a client. `Err` only means one is installed already.
+        // ANCHOR: provider
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // ANCHOR_END: provider
         // Solved: bounded, like curl's `--max-time 10` was: a stuck webhook cannot hold a request
         // forever.
         let client = reqwest::Client::builder()
