@@ -14,6 +14,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(config: &Config, pool: PgPool) -> anyhow::Result<()> {
+    // The kit's reqwest speaks TLS through rustls with the ring provider (Factor II); it must be
+    // installed once per process before a client is built (a second install is a harmless error).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(WEBHOOK_TIMEOUT)
         .build()

@@ -10,6 +10,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 fn client() -> &'static reqwest::blocking::Client {
     static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
+        // The kit's reqwest has rustls without a built-in crypto provider (see the workspace
+        // Cargo.toml): building a client needs one installed. `Err` means one already is.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::blocking::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(2))

@@ -14,9 +14,12 @@
 //!   answers as slowly as the test wants.
 //! - [`ports`]: ports leased so that no two checks on the machine get the same one.
 //! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, connections
-//!   (and whether it has read what arrived on them), open files, children.
+//!   (and whether it has read what arrived on them), open files, child processes, which process
+//!   holds a connection, loaded libraries.
 //! - [`logs`]: log lines read as a log platform reads them: JSON events with a time, a level and a
 //!   message, in the common shapes (tracing-subscriber, bunyan, ECS).
+//! - [`elf`]: the shared libraries a built binary asks the loader for (its `DT_NEEDED` entries).
+//! - [`trap`]: stand-ins for system tools (`curl`, ...) that record that they ran, and fail.
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`package`]: the package as Cargo and git see it: its binaries (`cargo metadata`), and git
 //!   run in its directory.
@@ -27,6 +30,7 @@
 //! exactly which twelve-factor rule their code broke.
 
 pub mod app;
+pub mod elf;
 pub mod http;
 pub mod lesson;
 pub mod logs;
@@ -40,6 +44,7 @@ pub mod redis;
 pub mod services;
 pub mod stub;
 pub mod target;
+pub mod trap;
 
 pub use app::{App, AppBuilder, Finished};
 pub use http::Reply;
@@ -52,6 +57,7 @@ pub use postgres::TestDatabase;
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
 pub use stub::HttpStub;
+pub use trap::TrapCommands;
 
 /// The kit's checkout (the workspace root, which holds `factors.toml`), as the harness was built.
 ///

@@ -1,9 +1,11 @@
-//! What a running process holds, read from Linux's `/proc`: the TCP sockets it listens on and the
-//! files it has open.
+//! What a running process holds, read from Linux's `/proc`: the TCP sockets it listens on or is
+//! connected through, the files it has open, the child processes it started, the shared libraries
+//! it has loaded.
 //!
 //! Checks use it to observe what HTTP cannot show: which interface a server bound (all of them, or
-//! loopback only), whether a process keeps a log file open for writing, and which connections it
-//! holds and whether it has read what arrived on them (a request in flight, an idle keep-alive).
+//! loopback only), whether a process keeps a log file open for writing, which connections it
+//! holds and whether it has read what arrived on them (a request in flight, an idle keep-alive),
+//! and which process really made an outgoing call (the app itself, or a `curl` it started).
 
 use std::collections::HashSet;
 use std::fs;
@@ -137,33 +139,141 @@ fn tcp_sockets(pid: u32) -> Vec<TcpEntry> {
     sockets
 }
 
-/// The processes `pid` started, their children, and so on (from `/proc/<pid>/task/*/children`).
-pub fn descendants(pid: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    let mut queue = vec![pid];
-    while let Some(parent) = queue.pop() {
-        let Ok(tasks) = fs::read_dir(format!("/proc/{parent}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            for child in children
-                .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok())
-            {
-                if !found.contains(&child) {
-                    found.push(child);
-                    queue.push(child);
-                }
-            }
-        }
-    }
-    found
-}
-
 /// Whether `addr` accepts connections on every interface (`0.0.0.0` or `::`), not only one.
 pub fn is_all_interfaces(addr: &SocketAddr) -> bool {
     addr.ip().is_unspecified()
+}
+
+/// The process ids of `pid`'s children, from every thread's `/proc/<pid>/task/<tid>/children`.
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut children: Vec<u32> = tasks
+        .flatten()
+        .filter_map(|task| fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|child| child.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    children.sort_unstable();
+    children.dedup();
+    children
+}
+
+/// Every process below `pid`: children, their children, and so on.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = children(pid);
+    while let Some(next) = queue.pop() {
+        if !found.contains(&next) {
+            found.push(next);
+            queue.extend(children(next));
+        }
+    }
+    found.sort_unstable();
+    found
+}
+
+/// How `pid` was started, for messages: its executable and arguments (`/usr/bin/curl -s ...`), or
+/// its name in brackets if the command line is gone, or `?` if the process is.
+pub fn describe(pid: u32) -> String {
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<String> = cmdline
+        .split(|&byte| byte == 0)
+        .filter(|arg| !arg.is_empty())
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect();
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
+    let command = if args.is_empty() {
+        fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|name| format!("[{}]", name.trim()))
+            .unwrap_or_else(|_| "?".into())
+    } else {
+        args.join(" ")
+    };
+    match exe {
+        Some(exe) if !command.starts_with(&*exe.to_string_lossy()) => {
+            format!("{command} (executable {})", exe.display())
+        }
+        _ => command,
+    }
+}
+
+/// The processes holding the TCP socket whose local end is `local` and remote end is `remote`
+/// (one side of a connection, as seen from the process that opened it).
+///
+/// `candidates` are searched first (say, the app and its descendants); only if none holds the
+/// socket is every process in `/proc` searched. Processes whose descriptors cannot be read (other
+/// users') are skipped. Empty if the connection is gone.
+pub fn tcp_socket_holders(local: SocketAddr, remote: SocketAddr, candidates: &[u32]) -> Vec<u32> {
+    let inodes: HashSet<u64> = ["tcp", "tcp6"]
+        .iter()
+        .filter_map(|table| fs::read_to_string(format!("/proc/net/{table}")).ok())
+        .flat_map(|text| parse_tcp_table(&text))
+        .filter(|entry| same_endpoint(entry.local, local) && same_endpoint(entry.remote, remote))
+        .map(|entry| entry.inode)
+        .filter(|&inode| inode != 0)
+        .collect();
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let holds = |pid: &u32| {
+        open_files(*pid).iter().any(|file| {
+            file.target
+                .to_str()
+                .and_then(|text| {
+                    text.strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .parse()
+                        .ok()
+                })
+                .is_some_and(|inode: u64| inodes.contains(&inode))
+        })
+    };
+    let holders: Vec<u32> = candidates.iter().copied().filter(holds).collect();
+    if !holders.is_empty() {
+        return holders;
+    }
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut holders: Vec<u32> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .filter(holds)
+        .collect();
+    holders.sort_unstable();
+    holders
+}
+
+/// An IPv4 address and its IPv4-mapped IPv6 form (`::ffff:127.0.0.1`) are the same endpoint.
+fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
+    let canonical = |addr: SocketAddr| match addr.ip() {
+        IpAddr::V6(ip) => ip.to_ipv4_mapped().map_or(addr.ip(), IpAddr::V4),
+        ip => ip,
+    };
+    a.port() == b.port() && canonical(a) == canonical(b)
+}
+
+/// The shared libraries mapped into `pid`'s memory (`/proc/<pid>/maps`), each once: what the
+/// loader actually loaded, including libraries opened at run time and libraries of libraries.
+pub fn mapped_libraries(pid: u32) -> Vec<PathBuf> {
+    let Ok(maps) = fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        return Vec::new();
+    };
+    let mut libraries: Vec<PathBuf> = maps
+        .lines()
+        // address perms offset dev inode path
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|path| path.starts_with('/') && path.contains(".so"))
+        .map(PathBuf::from)
+        .collect();
+    libraries.sort();
+    libraries.dedup();
+    libraries
 }
 
 struct TcpEntry {
@@ -306,5 +416,63 @@ mod tests {
         let read = fs::canonicalize(&read).unwrap();
         assert!(writing.contains(&written), "{writing:?}");
         assert!(!writing.contains(&read), "{writing:?}");
+    }
+
+    #[test]
+    fn finds_who_holds_each_end_of_a_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(server).unwrap();
+        let local = client.local_addr().unwrap();
+        let me = std::process::id();
+        assert_eq!(tcp_socket_holders(local, server, &[me]), [me]);
+        // Not among the candidates: found by the search of every process.
+        assert_eq!(tcp_socket_holders(local, server, &[]), [me]);
+        let unused = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        assert!(tcp_socket_holders(unused, server, &[me]).is_empty());
+    }
+
+    #[test]
+    fn sees_a_child_process_and_describes_it() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let found = children(me).contains(&child.id()) && descendants(me).contains(&child.id());
+        // Right after exec the new command line may not be readable yet: poll briefly.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut description = describe(child.id());
+        while !description.contains("sleep 5") && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            description = describe(child.id());
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(found, "children of {me}: {:?}", children(me));
+        assert!(description.contains("sleep 5"), "{description}");
+        assert!(descendants(child.id()).is_empty());
+    }
+
+    #[test]
+    fn lists_the_libraries_this_process_has_loaded() {
+        let libraries = mapped_libraries(std::process::id());
+        assert!(
+            libraries
+                .iter()
+                .any(|path| path.to_string_lossy().contains("libc.so")),
+            "{libraries:?}"
+        );
+    }
+
+    #[test]
+    fn an_ipv4_mapped_address_is_the_same_endpoint() {
+        let v4: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:80".parse().unwrap();
+        assert!(same_endpoint(v4, mapped));
+        assert!(!same_endpoint(v4, "127.0.0.1:81".parse().unwrap()));
     }
 }

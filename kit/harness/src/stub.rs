@@ -21,6 +21,9 @@ pub struct Call {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The caller's end of the connection: with [`crate::procfs::tcp_socket_holders`], which
+    /// process made the call.
+    pub peer: SocketAddr,
     /// When the request had arrived completely.
     pub at: Instant,
     /// Whether the stub finished answering it (false while delayed, or if the caller hung up).
@@ -140,14 +143,18 @@ impl Drop for HttpStub {
 /// Reads requests from one connection (keep-alive included) until the caller hangs up.
 fn serve(stream: TcpStream, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
     let mut reader = BufReader::new(stream);
     while !shared.stopped.load(Ordering::SeqCst) {
-        let Some(call) = read_request(&mut reader) else {
+        let Some(call) = read_request(&mut reader, peer) else {
             return;
         };
+        // HTTP/1.1: a caller that asks to close expects the server to hang up after answering.
         let close = call
             .header("connection")
             .is_some_and(|value| value.eq_ignore_ascii_case("close"));
@@ -184,7 +191,7 @@ fn record(shared: &Shared, call: Call) -> usize {
     calls.len() - 1
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Call> {
+fn read_request(reader: &mut BufReader<TcpStream>, peer: SocketAddr) -> Option<Call> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).ok()? == 0 {
         return None;
@@ -217,6 +224,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Call> {
         path,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        peer,
         at: Instant::now(),
         answered: false,
     })
@@ -251,6 +259,7 @@ mod tests {
         assert_eq!(calls[0].path, "/hook");
         assert_eq!(calls[0].json().unwrap()["n"], 1);
         assert_eq!(calls[0].header("Content-Type"), Some("application/json"));
+        assert!(calls[0].peer.ip().is_loopback());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn new(url: &str) -> anyhow::Result<Self> {
+        // The kit's reqwest speaks TLS through rustls with the ring provider (Factor II); it must be
+        // installed once per process before a client is built (a second install is a harmless error).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(DELIVERY_TIMEOUT)
             .build()

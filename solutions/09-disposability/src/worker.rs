@@ -18,6 +18,9 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(config: &Config, pool: PgPool, mut shutdown: Shutdown) -> anyhow::Result<()> {
+    // The kit's reqwest speaks TLS through rustls with the ring provider (Factor II); it must be
+    // installed once per process before a client is built (a second install is a harmless error).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(WEBHOOK_TIMEOUT)
         .build()

@@ -1,0 +1,52 @@
+//! # Factor II — Dependencies (exercise)
+//!
+//! **Rule:** explicitly declare and isolate dependencies; never rely on the implicit existence of
+//! system-wide tools or libraries.
+//!
+//! This noticeboard forwards every notification it receives to a webhook (a chat channel, a push or
+//! e-mail gateway) at `WEBHOOK_URL`. It does so by running `curl`: a program that happens to be
+//! installed on the developer's laptop, that `Cargo.toml` does not declare, that `Cargo.lock` does
+//! not pin, and that a fresh machine, a CI runner or a slim container may not have at all.
+//!
+//! - Edit: `src/webhook.rs` and this crate's `Cargo.toml` (look for `TODO(factor-2)`).
+//! - Check: `cargo xtask check 2` (stuck? `cargo xtask hint 2`).
+//! - Read: the book, chapter "II. Dependencies" (`book/src/02-dependencies.md`,
+//!   `cargo xtask book --open`).
+//! - Contract the checks rely on: `README.md` next to this crate's `Cargo.toml`.
+
+mod config;
+mod routes;
+mod webhook;
+
+use anyhow::Context;
+use config::Config;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+use webhook::Webhook;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line that says what is wrong, without a backtrace, even with RUST_BACKTRACE=1.
+            eprintln!("noticeboard: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+
+    let webhook = Webhook::new(config.webhook_url.clone())?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
+        .await
+        .with_context(|| format!("cannot bind port {}", config.port))?;
+    tracing::info!(port = config.port, "noticeboard listening");
+    axum::serve(listener, routes::router(webhook)).await?;
+    Ok(())
+}
