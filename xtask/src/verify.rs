@@ -80,6 +80,10 @@ pub fn run(
             repeated(repeat, || solution_is_green(root, factor))
         }));
         steps.push(step(
+            format!("exercise {name} with the solution's files copied over it is green"),
+            move || mistakes::solution_applied_is_green(root, factor),
+        ));
+        steps.push(step(
             format!("mistakes over solution {name} are caught, each by its check"),
             move || mistakes::all_caught(root, factor),
         ));
