@@ -112,29 +112,8 @@ pub fn solution_applied_is_green(root: &Path, factor: &Factor) -> Result<String>
         standalone_manifest(root, &copy.join("Cargo.toml"), &exercise_package, &package)?;
     std::fs::write(copy.join("Cargo.toml"), manifest)?;
     std::fs::copy(root.join("Cargo.lock"), copy.join("Cargo.lock"))?;
-    let build = testrun::build_standalone_app(
-        &copy.join("Cargo.toml"),
-        &root.join("target"),
-        &factor.build_env,
-    );
-    let _cleanup = BuildProducts {
-        target: root.join("target/debug"),
-        package: package.clone(),
-    };
-    if let Build::Failed { errors } = build? {
-        bail!(
-            "the exercise with the solution's files copied over it does not compile:\n{}",
-            errors.join("\n")
-        );
-    }
-    let judged = Judged {
-        package: package.clone(),
-        manifest_dir: copy.clone(),
-    };
-    let mut outcomes = Vec::new();
-    for executable in &built.executables {
-        outcomes.extend(testrun::run(executable, &copy, None, Some(&judged))?);
-    }
+    let outcomes = judge_copy(root, factor, &package, &copy, &built.executables, None)
+        .context("the exercise with the solution's files copied over it")?;
     if let Some(failure) = outcomes.iter().find(|outcome| !outcome.passed) {
         bail!(
             "with the solution's files copied over the exercise, `{}` fails:\n{}",
@@ -176,37 +155,8 @@ fn caught(root: &Path, factor: &Factor, mistake: &Mistake, checks: &[PathBuf]) -
     let package = format!("mistake{:02}-{}", factor.number, mistake.name);
     let copy = root.join("target/mistakes").join(&package);
     prepare(root, factor, mistake, &package, &copy)?;
-    // Same target folder, same profile, same locked versions: only the copy compiles.
-    let build = testrun::build_standalone_app(
-        &copy.join("Cargo.toml"),
-        &root.join("target"),
-        &factor.build_env,
-    );
-    // The copy is written afresh every run, so its build is never reused: drop it as soon as it
-    // has been judged, so mistakes cost `target/` nothing.
-    let _cleanup = BuildProducts {
-        target: root.join("target/debug"),
-        package: package.clone(),
-    };
-    if let Build::Failed { errors } = build? {
-        bail!(
-            "the patched solution does not compile:\n{}",
-            errors.join("\n")
-        );
-    }
-    let judged = Judged {
-        package: package.clone(),
-        manifest_dir: copy.clone(),
-    };
-    let mut outcomes = Vec::new();
-    for executable in checks {
-        outcomes.extend(testrun::run(
-            executable,
-            &copy,
-            Some(&mistake.fails),
-            Some(&judged),
-        )?);
-    }
+    let outcomes = judge_copy(root, factor, &package, &copy, checks, Some(&mistake.fails))
+        .context("the patched solution")?;
     let outcome = outcomes
         .iter()
         .find(|outcome| outcome.name == mistake.fails)
@@ -226,7 +176,44 @@ fn caught(root: &Path, factor: &Factor, mistake: &Mistake, checks: &[PathBuf]) -
     Ok(())
 }
 
-/// What Cargo built for a mistake's package, removed when dropped.
+/// Builds the standalone package `package` in `copy` and runs the factor's `checks` (only
+/// `filter`, if given) against its binaries.
+///
+/// Same target folder, same profile, same locked versions as the kit: only the copy compiles.
+/// The copy is written afresh every run, so its build is never reused: its build products are
+/// removed once it has been judged, so copies cost `target/` nothing.
+fn judge_copy(
+    root: &Path,
+    factor: &Factor,
+    package: &str,
+    copy: &Path,
+    checks: &[PathBuf],
+    filter: Option<&str>,
+) -> Result<Vec<testrun::Outcome>> {
+    let build = testrun::build_standalone_app(
+        &copy.join("Cargo.toml"),
+        &root.join("target"),
+        &factor.build_env,
+    );
+    let _cleanup = BuildProducts {
+        target: root.join("target/debug"),
+        package: package.to_string(),
+    };
+    if let Build::Failed { errors } = build? {
+        bail!("does not compile:\n{}", errors.join("\n"));
+    }
+    let judged = Judged {
+        package: package.to_string(),
+        manifest_dir: copy.to_path_buf(),
+    };
+    let mut outcomes = Vec::new();
+    for executable in checks {
+        outcomes.extend(testrun::run(executable, copy, filter, Some(&judged))?);
+    }
+    Ok(outcomes)
+}
+
+/// What Cargo built for a copy's package, removed when dropped.
 struct BuildProducts {
     target: PathBuf,
     package: String,
@@ -275,9 +262,7 @@ fn prepare(
     }
     let solution = root.join(&factor.solution);
     for file in crate::progress::files_under(&solution) {
-        let target = copy.join(file.strip_prefix(&solution)?);
-        std::fs::create_dir_all(target.parent().unwrap())?;
-        std::fs::copy(&file, &target)?;
+        copy_file(&file, &copy.join(file.strip_prefix(&solution)?))?;
     }
     let patch = root.join("kit/mistakes").join(&mistake.patch);
     let output = Command::new("git")
