@@ -224,7 +224,8 @@ impl Drop for BuildProducts {
         let crate_name = self.package.replace('-', "_");
         let prefixes = [
             (self.target.clone(), self.package.clone()),
-            (self.target.join("deps"), format!("{crate_name}-")),
+            // `<crate>-<hash>`, and the extra binaries' `<crate>_migrate-<hash>`.
+            (self.target.join("deps"), crate_name),
             (
                 self.target.join(".fingerprint"),
                 format!("{}-", self.package),
