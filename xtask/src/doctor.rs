@@ -261,7 +261,7 @@ fn mdbook(root: &Path) -> Finding {
             crate::book::ONLINE_URL
         )),
         None => Finding::Note(format!(
-            "mdBook {} is not installed yet: `cargo xtask book` installs it into target/tools the \
+            "mdBook {} is not installed yet: `cargo xtask book` installs it into your cache the \
              first time (a few minutes); or read the book online at {}",
             crate::tools::MDBOOK_VERSION,
             crate::book::ONLINE_URL

