@@ -7,7 +7,7 @@
 //! - the size of `target/`.
 
 use crate::manifest::{Factor, Manifest};
-use crate::testrun::{self, Build, cargo};
+use crate::testrun::{self, Build};
 use crate::{Verdict, check, progress, services, watch};
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -58,7 +58,7 @@ fn cold(root: &Path, out: &mut impl Write) -> Result<()> {
         target.path().display()
     )?;
     let cargo_in = |args: &[&str]| {
-        let mut command = Command::new(cargo());
+        let mut command = testrun::cargo_command();
         command
             .args(args)
             .current_dir(root)
@@ -93,7 +93,7 @@ fn cold(root: &Path, out: &mut impl Write) -> Result<()> {
 
 fn warm(root: &Path, runs: usize, out: &mut impl Write) -> Result<()> {
     let command_line = || {
-        let mut command = Command::new(cargo());
+        let mut command = testrun::cargo_command();
         command.args(["xtask", "check", "6"]).current_dir(root);
         timed(&mut command)
     };
@@ -130,7 +130,7 @@ fn breakdown(root: &Path, factor: &Factor, runs: usize, out: &mut impl Write) ->
     let crate_dir = root.join(&factor.exercise);
     let package = Factor::package(root, &factor.exercise)?;
     let startup = repeat(runs, || {
-        let mut command = Command::new(cargo());
+        let mut command = testrun::cargo_command();
         command
             .args(["build", "--quiet", "--package", "xtask"])
             .current_dir(root);

@@ -291,20 +291,50 @@ fn prepare(
 /// the target folder.
 fn standalone_manifest(root: &Path, path: &Path, from: &str, to: &str) -> Result<String> {
     let workspace: Table = toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml"))?)?;
-    let shared = &workspace["workspace"];
-    let mut manifest: Table = toml::from_str(&std::fs::read_to_string(path)?)?;
+    let mut manifest = explicit_manifest(root, &workspace, path)?;
     if let Some(Value::Table(package)) = manifest.get_mut("package") {
         package.insert("name".into(), Value::String(to.into()));
-        for (key, value) in package.iter_mut() {
-            if is_inherited(value) {
-                *value = shared["package"][key.as_str()].clone();
-            }
-        }
     }
     if let Some(Value::Array(bins)) = manifest.get_mut("bin") {
         for bin in bins {
             if let Some(Value::String(name)) = bin.get_mut("name") {
                 *name = name.replacen(from, to, 1);
+            }
+        }
+    }
+    // Only the binaries are built: no test target, no dev-dependencies to resolve.
+    manifest.remove("test");
+    manifest.remove("dev-dependencies");
+    // kit-deps from a private copy: the kit's own, built from another workspace, would get
+    // another fingerprint and be rebuilt in place, and every crate of the kit after it.
+    if let Some(Value::Table(deps)) = manifest.get_mut("dependencies") {
+        if deps.contains_key("kit-deps") {
+            let private = private_kit_deps(root, &workspace)?;
+            deps.insert(
+                "kit-deps".into(),
+                Value::Table(Table::from_iter([(
+                    "path".into(),
+                    Value::String(private.display().to_string()),
+                )])),
+            );
+        }
+    }
+    manifest.insert("workspace".into(), Value::Table(Table::new()));
+    if let Some(profile) = workspace.get("profile") {
+        manifest.insert("profile".into(), profile.clone());
+    }
+    Ok(toml::to_string(&manifest)?)
+}
+
+/// `path`'s manifest with everything it inherits from the kit's workspace written out (package
+/// fields, dependency specs with absolute paths), and no `[lints]`.
+fn explicit_manifest(root: &Path, workspace: &Table, path: &Path) -> Result<Table> {
+    let shared = &workspace["workspace"];
+    let mut manifest: Table = toml::from_str(&std::fs::read_to_string(path)?)?;
+    if let Some(Value::Table(package)) = manifest.get_mut("package") {
+        for (key, value) in package.iter_mut() {
+            if is_inherited(value) {
+                *value = shared["package"][key.as_str()].clone();
             }
         }
     }
@@ -327,11 +357,27 @@ fn standalone_manifest(root: &Path, path: &Path, from: &str, to: &str) -> Result
         }
     }
     manifest.remove("lints");
-    manifest.insert("workspace".into(), Value::Table(Table::new()));
-    if let Some(profile) = workspace.get("profile") {
-        manifest.insert("profile".into(), profile.clone());
+    Ok(manifest)
+}
+
+/// A copy of `kit/deps` for the standalone copies (same dependencies and features, so every
+/// dependency's build is shared; another path, so the kit's own kit-deps is never rebuilt).
+/// Files are rewritten only when they change, so the copy stays fresh between runs.
+fn private_kit_deps(root: &Path, workspace: &Table) -> Result<PathBuf> {
+    let dir = root.join("target/mistakes/kit-deps");
+    let manifest = explicit_manifest(root, workspace, &root.join("kit/deps/Cargo.toml"))?;
+    write_if_changed(&dir.join("Cargo.toml"), &toml::to_string(&manifest)?)?;
+    let lib = std::fs::read_to_string(root.join("kit/deps/src/lib.rs"))?;
+    write_if_changed(&dir.join("src/lib.rs"), &lib)?;
+    Ok(dir)
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(());
     }
-    Ok(toml::to_string(&manifest)?)
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn is_inherited(value: &Value) -> bool {

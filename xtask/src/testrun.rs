@@ -88,7 +88,7 @@ pub fn build_standalone_app(
     build_env: &BTreeMap<String, String>,
 ) -> Result<Build> {
     let dir = manifest.parent().unwrap_or(Path::new("."));
-    let mut command = Command::new(cargo());
+    let mut command = cargo_command();
     command
         .current_dir(dir)
         .envs(build_env)
@@ -105,7 +105,7 @@ fn cargo_build(
     incremental: bool,
     build_env: &BTreeMap<String, String>,
 ) -> Result<Build> {
-    let mut command = Command::new(cargo());
+    let mut command = cargo_command();
     command.current_dir(root).envs(build_env).args(args);
     if LOCKED.load(std::sync::atomic::Ordering::SeqCst) {
         command.arg("--locked");
@@ -480,6 +480,32 @@ fn panic_message(output: &str) -> String {
 /// The cargo that runs xtask (`$CARGO`), so toolchain overrides carry through.
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// A `cargo` command with the environment a developer's own `cargo` would have.
+///
+/// xtask runs under `cargo run`, which sets `CARGO_MANIFEST_DIR`, `CARGO_PKG_*` and friends for
+/// xtask itself. Passed on, they would change the fingerprints of build scripts that watch them
+/// (ring's watches `CARGO_MANIFEST_DIR`), so a developer's next `cargo build` would rebuild
+/// crates that xtask had just built, and the other way round.
+pub fn cargo_command() -> Command {
+    let mut command = Command::new(cargo());
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let set_for_xtask = key.starts_with("CARGO_PKG_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_for_xtask {
+            command.env_remove(key);
+        }
+    }
+    command
 }
 
 #[cfg(test)]

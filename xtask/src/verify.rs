@@ -6,7 +6,7 @@
 //! Ends with one summary line.
 
 use crate::manifest::{Factor, Manifest, Service};
-use crate::testrun::{self, Outcome, cargo};
+use crate::testrun::{self, Outcome};
 use crate::{
     Verdict, book, check, conventions, devcontainer, integrity, lessons, mistakes, services, term,
     tools,
@@ -377,7 +377,7 @@ fn clippy(root: &Path) -> Result<String> {
 }
 
 fn cargo_step(root: &Path, args: &[&str]) -> Result<String> {
-    let output = Command::new(cargo())
+    let output = testrun::cargo_command()
         .args(args)
         .current_dir(root)
         .output()?;
