@@ -307,17 +307,17 @@ fn standalone_manifest(root: &Path, path: &Path, from: &str, to: &str) -> Result
     manifest.remove("dev-dependencies");
     // kit-deps from a private copy: the kit's own, built from another workspace, would get
     // another fingerprint and be rebuilt in place, and every crate of the kit after it.
-    if let Some(Value::Table(deps)) = manifest.get_mut("dependencies") {
-        if deps.contains_key("kit-deps") {
-            let private = private_kit_deps(root, &workspace)?;
-            deps.insert(
-                "kit-deps".into(),
-                Value::Table(Table::from_iter([(
-                    "path".into(),
-                    Value::String(private.display().to_string()),
-                )])),
-            );
-        }
+    if let Some(Value::Table(deps)) = manifest.get_mut("dependencies")
+        && deps.contains_key("kit-deps")
+    {
+        let private = private_kit_deps(root, &workspace)?;
+        deps.insert(
+            "kit-deps".into(),
+            Value::Table(Table::from_iter([(
+                "path".into(),
+                Value::String(private.display().to_string()),
+            )])),
+        );
     }
     manifest.insert("workspace".into(), Value::Table(Table::new()));
     if let Some(profile) = workspace.get("profile") {
