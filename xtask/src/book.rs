@@ -40,7 +40,7 @@ pub fn build(root: &Path) -> Result<()> {
 }
 
 fn build_once(root: &Path) -> Result<()> {
-    let output = Command::new(crate::tools::mdbook(root)?)
+    let output = crate::testrun::without_xtask_env(&mut Command::new(crate::tools::mdbook(root)?))
         .args(["build", "book"])
         .current_dir(root)
         .output()
@@ -71,10 +71,11 @@ fn build_once(root: &Path) -> Result<()> {
 
 pub fn run(root: &Path, open: bool, serve: bool, out: &mut impl Write) -> Result<Verdict> {
     if serve {
-        let status = Command::new(crate::tools::mdbook(root)?)
-            .args(["serve", "book"])
-            .current_dir(root)
-            .status()?;
+        let status =
+            crate::testrun::without_xtask_env(&mut Command::new(crate::tools::mdbook(root)?))
+                .args(["serve", "book"])
+                .current_dir(root)
+                .status()?;
         return Ok(Verdict::from(status.success()));
     }
     build(root)?;

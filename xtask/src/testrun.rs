@@ -490,6 +490,13 @@ pub fn cargo() -> String {
 /// crates that xtask had just built, and the other way round.
 pub fn cargo_command() -> Command {
     let mut command = Command::new(cargo());
+    without_xtask_env(&mut command);
+    command
+}
+
+/// Removes from `command` what `cargo run` set for xtask itself (see [`cargo_command`]): for
+/// every program that may run cargo in turn (mdBook runs the book's preprocessor with it).
+pub fn without_xtask_env(command: &mut Command) -> &mut Command {
     for (key, _) in std::env::vars_os() {
         let Some(key) = key.to_str() else { continue };
         let set_for_xtask = key.starts_with("CARGO_PKG_")

@@ -108,7 +108,9 @@ fn run(root: &Path, demo: &Demo) -> Result<usize> {
 /// `command` through `sh -c` with a time limit; its stdout and stderr together, or why it failed.
 fn shell(root: &Path, command: &str, database_url: &str) -> Result<String> {
     let log = tempfile::NamedTempFile::new()?;
-    let mut child = Command::new("sh")
+    let mut shell = Command::new("sh");
+    crate::testrun::without_xtask_env(&mut shell);
+    let mut child = shell
         .args(["-c", command])
         .current_dir(root)
         .env("DATABASE_URL", database_url)

@@ -740,7 +740,7 @@ fn command_problem(
 fn workspace_binaries(
     root: &Path,
 ) -> Result<std::collections::HashMap<String, (Vec<String>, bool)>> {
-    let output = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+    let output = crate::testrun::cargo_command()
         .args([
             "metadata",
             "--no-deps",
