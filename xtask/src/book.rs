@@ -10,8 +10,9 @@ pub mod demos;
 mod directives;
 pub mod lint;
 
-use crate::manifest::{Factor, Manifest};
-use crate::{Verdict, term};
+use crate::Verdict;
+use crate::engine::manifest::{Factor, Manifest};
+use crate::engine::term;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -40,11 +41,13 @@ pub fn build(root: &Path) -> Result<()> {
 }
 
 fn build_once(root: &Path) -> Result<()> {
-    let output = crate::testrun::without_xtask_env(&mut Command::new(crate::tools::mdbook(root)?))
-        .args(["build", "book"])
-        .current_dir(root)
-        .output()
-        .context("cannot run mdbook")?;
+    let output = crate::engine::testrun::without_xtask_env(&mut Command::new(
+        crate::engine::tools::mdbook(root)?,
+    ))
+    .args(["build", "book"])
+    .current_dir(root)
+    .output()
+    .context("cannot run mdbook")?;
     let log = String::from_utf8_lossy(&output.stderr);
     let problems: Vec<&str> = log
         .lines()
@@ -71,11 +74,12 @@ fn build_once(root: &Path) -> Result<()> {
 
 pub fn run(root: &Path, open: bool, serve: bool, out: &mut impl Write) -> Result<Verdict> {
     if serve {
-        let status =
-            crate::testrun::without_xtask_env(&mut Command::new(crate::tools::mdbook(root)?))
-                .args(["serve", "book"])
-                .current_dir(root)
-                .status()?;
+        let status = crate::engine::testrun::without_xtask_env(&mut Command::new(
+            crate::engine::tools::mdbook(root)?,
+        ))
+        .args(["serve", "book"])
+        .current_dir(root)
+        .status()?;
         return Ok(Verdict::from(status.success()));
     }
     build(root)?;
@@ -244,7 +248,7 @@ fn hints(factor: &Factor) -> String {
 /// checked, or fails listing the broken ones (a missing page, or a missing `#anchor` on it).
 pub fn check_links(root: &Path) -> Result<usize> {
     let out = output_dir(root);
-    let pages: Vec<PathBuf> = crate::progress::files_under_all(&out)
+    let pages: Vec<PathBuf> = crate::engine::progress::files_under_all(&out)
         .into_iter()
         .filter(|path| path.extension().is_some_and(|ext| ext == "html"))
         .collect();
@@ -389,7 +393,7 @@ mod tests {
     use super::*;
 
     fn manifest() -> Manifest {
-        crate::manifest::kit()
+        crate::engine::manifest::kit()
     }
 
     #[test]

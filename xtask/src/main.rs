@@ -4,32 +4,16 @@
 //! Write` so tests can capture it. Exit codes: 0 green (or done), 1 red (or a failed step), 2 usage
 //! error.
 
-mod bench;
 mod book;
-mod check;
-mod conventions;
-mod devcontainer;
-mod doctor;
-mod hint;
-mod integrity;
-mod lessons;
-mod manifest;
-mod memory;
-mod mistakes;
-mod progress;
-mod reset;
-mod services;
-mod settings;
-mod solution;
-mod status;
-mod term;
-mod testrun;
-mod tools;
-mod verify;
-mod watch;
+mod engine;
+mod gate;
+mod learner;
 
 use clap::{Parser, Subcommand};
-use manifest::{Factor, Manifest, UnknownFactor};
+use engine::manifest::{Factor, Manifest, UnknownFactor};
+use engine::{services, term};
+use gate::{bench, verify};
+use learner::{check, doctor, hint, reset, solution, status, watch};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -7,7 +7,7 @@
 //! images in an iframe, once per theme (`light`, and `navy`, the dark theme readers get), and
 //! reports whether the theme was applied and every image loaded (`naturalWidth > 0`).
 
-use crate::manifest::{Factor, Manifest};
+use crate::engine::manifest::{Factor, Manifest};
 use anyhow::{Context, Result, ensure};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,7 +27,7 @@ pub fn smoke_test(root: &Path, manifest: &Manifest) -> Result<String> {
         "the book was not built, so there is nothing to render: see the book build step's error \
          (`cargo xtask book`)"
     );
-    let browser = crate::tools::chromium()?.display().to_string();
+    let browser = crate::engine::tools::chromium()?.display().to_string();
     let with_images = pages_with_images(&out)?;
     let server = Server::start(out.clone(), harness_page(&with_images))?;
     let profile = tempfile::TempDir::with_prefix("kit-chromium-")?;
@@ -144,7 +144,7 @@ pub fn smoke_test(root: &Path, manifest: &Manifest) -> Result<String> {
 /// The built pages that show at least one picture from `images/`.
 fn pages_with_images(out: &Path) -> Result<Vec<String>> {
     let mut pages = Vec::new();
-    for page in crate::progress::files_under_all(out) {
+    for page in crate::engine::progress::files_under_all(out) {
         if page.extension().is_some_and(|ext| ext == "html")
             && page.parent() == Some(out)
             && page.file_name().is_some_and(|name| name != "print.html")

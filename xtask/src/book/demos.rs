@@ -7,7 +7,7 @@
 //! Only blocks that need no long-running server can be marked; the demos that need one are covered
 //! by the static checks in `lint::check_commands`.
 
-use crate::settings::Settings;
+use crate::engine::settings::Settings;
 use anyhow::{Context, Result, bail, ensure};
 use std::io::Read;
 use std::path::Path;
@@ -109,7 +109,7 @@ fn run(root: &Path, demo: &Demo) -> Result<usize> {
 fn shell(root: &Path, command: &str, database_url: &str) -> Result<String> {
     let log = tempfile::NamedTempFile::new()?;
     let mut shell = Command::new("sh");
-    crate::testrun::without_xtask_env(&mut shell);
+    crate::engine::testrun::without_xtask_env(&mut shell);
     let mut child = shell
         .args(["-c", command])
         .current_dir(root)

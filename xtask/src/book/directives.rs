@@ -4,7 +4,7 @@
 //!   (`kit/checks/NN-slug.rs`), so the numbers and names the book quotes from the checks cannot drift
 //!   from them. A missing constant fails the book build.
 
-use crate::manifest::Manifest;
+use crate::engine::manifest::Manifest;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn the_book_quotes_the_checks_and_a_missing_constant_fails() {
         let root = crate::project_root().unwrap();
-        let manifest = crate::manifest::kit();
+        let manifest = crate::engine::manifest::kit();
         let line = "sends {{#check-const 6 TOTAL_VISITS}} visits from {{#check-const vi CLIENTS}} clients\n";
         assert_eq!(
             expand_inline(line, &root, &manifest).unwrap(),
@@ -255,7 +255,10 @@ fn show_clock(minutes: u32) -> String {
 
 /// The `| minutes | what |` table of a chapter's instructor notes must add up to the factor's
 /// `minutes` in factors.toml, so the session plan and the agendas agree.
-pub fn session_table_problem(content: &str, factor: &crate::manifest::Factor) -> Option<String> {
+pub fn session_table_problem(
+    content: &str,
+    factor: &crate::engine::manifest::Factor,
+) -> Option<String> {
     let mut lines = content
         .lines()
         .skip_while(|line| !line.starts_with("| minutes |"));
@@ -287,7 +290,7 @@ mod agenda_tests {
 
     #[test]
     fn an_agenda_adds_up_from_the_manifest_and_fills_its_window() {
-        let manifest = crate::manifest::kit();
+        let manifest = crate::engine::manifest::kit();
         let minutes = |n: &str| manifest.find(n).unwrap().minutes;
         let planned = 15 + minutes("3") + minutes("6");
         let end = 9 * 60 + planned + 10;
@@ -315,7 +318,7 @@ mod agenda_tests {
 
     #[test]
     fn minutes_come_from_the_manifest() {
-        let manifest = crate::manifest::kit();
+        let manifest = crate::engine::manifest::kit();
         let expected = format!("Plan {} minutes.", manifest.find("6").unwrap().minutes);
         assert_eq!(
             expand_minutes("Plan {{#minutes 6}} minutes.", &manifest).unwrap(),
@@ -387,7 +390,7 @@ fn capitalised(text: &str) -> String {
 mod cheatsheet_tests {
     #[test]
     fn every_factor_gets_a_printable_page() {
-        let manifest = crate::manifest::kit();
+        let manifest = crate::engine::manifest::kit();
         let sheets = super::cheatsheets(&manifest);
         assert_eq!(sheets.matches("<section class=\"cheatsheet\">").count(), 12);
         assert!(sheets.contains("### VI. Processes"), "{sheets}");

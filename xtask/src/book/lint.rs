@@ -101,7 +101,7 @@ fn anchored<'t>(text: &'t str, anchor: &str) -> Result<Vec<&'t str>> {
 /// heading …` lines (an include that expanded to nothing, or a fence with nothing in it).
 pub fn empty_code_blocks(out: &Path) -> Result<Vec<String>> {
     let mut found = Vec::new();
-    for page in crate::progress::files_under_all(out) {
+    for page in crate::engine::progress::files_under_all(out) {
         if page.extension().is_none_or(|ext| ext != "html") {
             continue;
         }
@@ -221,7 +221,7 @@ pub const CHAPTER_SECTIONS: [&str; 8] = [
 /// The book-quality checks `cargo xtask verify` runs on the sources (the build checks includes
 /// and empty code blocks): every available factor's chapter has the shape of COMMON's brief, and
 /// every picture reads in both themes. Returns a summary, or fails listing every problem.
-pub fn check_book(root: &Path, manifest: &crate::manifest::Manifest) -> Result<String> {
+pub fn check_book(root: &Path, manifest: &crate::engine::manifest::Manifest) -> Result<String> {
     let src = root.join("book/src");
     let mut problems = Vec::new();
     let mut chapters = 0;
@@ -591,7 +591,7 @@ mod shape_tests {
     #[test]
     fn the_kit_book_is_in_shape() {
         let root = crate::project_root().unwrap();
-        let summary = check_book(&root, &crate::manifest::kit());
+        let summary = check_book(&root, &crate::engine::manifest::kit());
         assert!(summary.is_ok(), "{summary:?}");
     }
 }
@@ -740,7 +740,7 @@ fn command_problem(
 fn workspace_binaries(
     root: &Path,
 ) -> Result<std::collections::HashMap<String, (Vec<String>, bool)>> {
-    let output = crate::testrun::cargo_command()
+    let output = crate::engine::testrun::cargo_command()
         .args([
             "metadata",
             "--no-deps",
@@ -852,7 +852,7 @@ pub fn check_workflow(root: &Path) -> Result<String> {
             .any(|line| line.trim() == format!("path: {out}")),
         "{file} does not upload `{out}`, where `cargo xtask book` writes the book"
     );
-    let output = crate::tools::check_jsonschema(root)?
+    let output = crate::engine::tools::check_jsonschema(root)?
         .args(["--builtin-schema", "vendor.github-workflows", file])
         .current_dir(root)
         .output()

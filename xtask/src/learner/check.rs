@@ -1,8 +1,11 @@
 //! `cargo xtask check N`: build the exercise, run its checks, explain every failure.
 
-use crate::manifest::{Factor, Manifest};
-use crate::testrun::{self, Build, Outcome};
-use crate::{Verdict, integrity, progress, services, status, term};
+use crate::Verdict;
+use crate::engine::manifest::{Factor, Manifest};
+use crate::engine::testrun::{self, Build, Outcome};
+use crate::engine::{progress, services, term};
+use crate::gate::integrity;
+use crate::learner::status;
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
@@ -278,7 +281,7 @@ mod tests {
     }
 
     fn render(outcomes: &[Outcome], verbose: bool) -> (Verdict, String) {
-        let manifest = crate::manifest::kit();
+        let manifest = crate::engine::manifest::kit();
         let factor = manifest.find("6").unwrap();
         let mut out = Vec::new();
         let options = Options {

@@ -6,9 +6,11 @@
 //!   and where that time goes (Cargo's start-up, the rebuild, the checks);
 //! - the size of `target/`.
 
-use crate::manifest::{Factor, Manifest};
-use crate::testrun::{self, Build};
-use crate::{Verdict, check, progress, services, watch};
+use crate::Verdict;
+use crate::engine::manifest::{Factor, Manifest};
+use crate::engine::testrun::{self, Build};
+use crate::engine::{progress, services};
+use crate::learner::{check, watch};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::Path;
@@ -20,7 +22,7 @@ const EDITED: &str = "exercises/06-processes/src/state.rs";
 
 pub fn run(root: &Path, runs: usize, skip_cold: bool, out: &mut impl Write) -> Result<Verdict> {
     let runs = runs.max(1);
-    services::ensure(root, &crate::manifest::Service::ALL, out)?;
+    services::ensure(root, &crate::engine::manifest::Service::ALL, out)?;
     if !skip_cold {
         cold(root, out)?;
     }

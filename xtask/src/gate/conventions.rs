@@ -10,7 +10,7 @@
 //! - The manifest: each available factor has at least [`MIN_HINTS`] hints and an intended failure,
 //!   and at least one mistake fixture (`kit/mistakes/`).
 
-use crate::manifest::{Factor, Manifest};
+use crate::engine::manifest::{Factor, Manifest};
 use anyhow::{Context, Result, bail, ensure};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ pub fn check(root: &Path, manifest: &Manifest) -> Result<String> {
     for factor in manifest.available() {
         check_targets(root, factor)?;
         ensure!(
-            !crate::mistakes::of(root, factor)?.is_empty(),
+            !crate::gate::mistakes::of(root, factor)?.is_empty(),
             "kit/mistakes/{}.toml lists no mistake: every factor has at least one wrong fix, as a \
              patch over its solution, that its checks must reject (see CONTRIBUTING.md)",
             factor.dir_name()

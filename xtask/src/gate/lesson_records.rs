@@ -7,8 +7,8 @@
 //! numbers and temporary paths filtered out. After an intended change of a message, `cargo xtask
 //! verify --bless` records the new ones.
 
-use crate::manifest::Factor;
-use crate::testrun::Outcome;
+use crate::engine::manifest::Factor;
+use crate::engine::testrun::Outcome;
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -147,8 +147,8 @@ pub fn compare(root: &Path, factor: &Factor, outcomes: &[Outcome]) -> Result<()>
                 "`{intended}` fails for another reason than recorded in {shown}:\n\
                  recorded:\n{}\nnow:\n{}\n\
                  (if the new message is intended, `cargo xtask verify --bless` records it)",
-                crate::term::indent(expected, 2),
-                crate::term::indent(&seen, 2)
+                crate::engine::term::indent(expected, 2),
+                crate::engine::term::indent(&seen, 2)
             );
         }
     }

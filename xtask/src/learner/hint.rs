@@ -1,7 +1,8 @@
 //! `cargo xtask hint N [--level L]`: progressive hints from `factors.toml`, one more per call.
 
-use crate::manifest::Factor;
-use crate::{UsageError, Verdict, memory, term};
+use crate::engine::manifest::Factor;
+use crate::engine::{cache, term};
+use crate::{UsageError, Verdict};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,7 +18,7 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<Verdict> {
     let count = factor.hints.len();
-    let mut seen: BTreeMap<String, usize> = memory::read(root, SHOWN);
+    let mut seen: BTreeMap<String, usize> = cache::read(root, SHOWN);
     let previous = seen.get(&factor.slug).copied().unwrap_or(0);
     let level = match level {
         Some(level) if level == 0 || level > count => {
@@ -59,6 +60,6 @@ pub fn run(
         )?;
     }
     seen.insert(factor.slug.clone(), level.max(previous));
-    memory::write(root, SHOWN, &seen);
+    cache::write(root, SHOWN, &seen);
     Ok(Verdict::Green)
 }

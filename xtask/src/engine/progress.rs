@@ -4,8 +4,8 @@
 //! files; once the files change, the result is "edited since the last check". Keyed by slug, so
 //! renumbering factors cannot corrupt it, and deleting `target/` only forgets it.
 
-use crate::manifest::Factor;
-use crate::memory;
+use crate::engine::cache;
+use crate::engine::manifest::Factor;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -38,7 +38,7 @@ pub enum State {
 const VERDICTS: &str = "progress.json";
 
 fn load(root: &Path) -> BTreeMap<String, Record> {
-    memory::read(root, VERDICTS)
+    cache::read(root, VERDICTS)
 }
 
 pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
@@ -52,14 +52,14 @@ pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
             fingerprint,
         },
     );
-    memory::write(root, VERDICTS, &records);
+    cache::write(root, VERDICTS, &records);
 }
 
 /// Drops the factor's cached verdict: after a reset, it is "not checked yet", not "edited".
 pub fn forget(root: &Path, factor: &Factor) {
     let mut records = load(root);
     if records.remove(&factor.slug).is_some() {
-        memory::write(root, VERDICTS, &records);
+        cache::write(root, VERDICTS, &records);
     }
 }
 

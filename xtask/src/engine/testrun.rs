@@ -112,7 +112,7 @@ fn cargo_build(
     }
     command
         // Colour only for a terminal.
-        .arg(if crate::term::interactive() {
+        .arg(if crate::engine::term::interactive() {
             "--color=always"
         } else {
             "--color=never"

@@ -3,8 +3,9 @@
 //! The shipped version comes from git (`origin/HEAD` if the clone has it, else `HEAD`). The backup
 //! goes to `.backups/` at the project root, outside `target/`, so `cargo clean` cannot take it.
 
-use crate::manifest::Factor;
-use crate::{Verdict, progress};
+use crate::Verdict;
+use crate::engine::manifest::Factor;
+use crate::engine::progress;
 use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::path::{Path, PathBuf};

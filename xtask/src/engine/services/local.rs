@@ -114,7 +114,7 @@ fn postgres_base(root: &Path) -> PathBuf {
         "twelve-factor-rust-postgres-{:016x}",
         // FNV-1a gives the same name for the same folder with every Rust release
         // (`DefaultHasher` makes no such promise, and a new name would orphan a learner's data).
-        crate::integrity::fnv1a(root.as_os_str().as_encoded_bytes())
+        crate::gate::integrity::fnv1a(root.as_os_str().as_encoded_bytes())
     ))
 }
 
@@ -132,7 +132,7 @@ pub fn start_postgres(root: &Path, url: &Url) -> Result<()> {
     let bin = match postgres_bin_dir() {
         Some(bin) => bin,
         None => {
-            crate::tools::install(&crate::tools::POSTGRES)?;
+            crate::engine::tools::install(&crate::engine::tools::POSTGRES)?;
             postgres_bin_dir().context("Postgres was installed, but no pg_ctl was found")?
         }
     };
@@ -248,7 +248,7 @@ pub fn start_redis(root: &Path, url: &Url) -> Result<()> {
     let server = match redis_server() {
         Some(server) => server,
         None => {
-            crate::tools::install(&crate::tools::REDIS)?;
+            crate::engine::tools::install(&crate::engine::tools::REDIS)?;
             redis_server().context("Redis was installed, but no redis-server was found")?
         }
     };
@@ -339,13 +339,13 @@ pub fn stop_all(root: &Path, purge: bool) -> Result<Vec<String>> {
 }
 
 /// ` (local, target/services/redis)` when the service answering is the one this kit started.
-pub fn note(root: &Path, service: crate::manifest::Service) -> String {
+pub fn note(root: &Path, service: crate::engine::manifest::Service) -> String {
     let (pid_file, dir) = match service {
-        crate::manifest::Service::Postgres => {
+        crate::engine::manifest::Service::Postgres => {
             let dirs = postgres_dirs(root);
             (dirs.data.join("postmaster.pid"), dirs.base)
         }
-        crate::manifest::Service::Redis => {
+        crate::engine::manifest::Service::Redis => {
             let files = redis_files(root);
             (files.pid, files.dir)
         }

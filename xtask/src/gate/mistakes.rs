@@ -8,9 +8,9 @@
 //! solution under `target/mistakes/`, builds the copy as a package of its own (sharing the kit's
 //! target folder, so only the copy compiles), and runs the factor's check binary against it.
 
-use crate::check;
-use crate::manifest::Factor;
-use crate::testrun::{self, Build, Judged};
+use crate::engine::manifest::Factor;
+use crate::engine::testrun::{self, Build, Judged};
+use crate::learner::check;
 use anyhow::{Context, Result, bail, ensure};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -89,14 +89,14 @@ pub fn solution_applied_is_green(root: &Path, factor: &Factor) -> Result<String>
     }
     let exercise = root.join(&factor.exercise);
     let solution = root.join(&factor.solution);
-    for file in crate::progress::files_under(&exercise) {
+    for file in crate::engine::progress::files_under(&exercise) {
         let relative = file.strip_prefix(&exercise)?;
         if !relative.starts_with("src") {
             copy_file(&file, &copy.join(relative))?;
         }
     }
     let mut added = Vec::new();
-    for file in crate::progress::files_under(&solution) {
+    for file in crate::engine::progress::files_under(&solution) {
         let relative = file.strip_prefix(&solution)?;
         if relative != Path::new("Cargo.toml") && relative != Path::new("README.md") {
             if !relative.starts_with("src") && !exercise.join(relative).exists() {
@@ -262,7 +262,7 @@ fn prepare(
         std::fs::remove_dir_all(copy)?;
     }
     let solution = root.join(&factor.solution);
-    for file in crate::progress::files_under(&solution) {
+    for file in crate::engine::progress::files_under(&solution) {
         copy_file(&file, &copy.join(file.strip_prefix(&solution)?))?;
     }
     let patch = root.join("kit/mistakes").join(&mistake.patch);

@@ -1,8 +1,9 @@
 //! `cargo xtask watch [N]`: re-run `check` whenever the learner edits a file of the exercise.
 
-use crate::check::{self, Options};
-use crate::manifest::{Factor, Manifest};
-use crate::{Verdict, term};
+use crate::Verdict;
+use crate::engine::manifest::{Factor, Manifest};
+use crate::engine::term;
+use crate::learner::check::{self, Options};
 use anyhow::{Context, Result, bail};
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{Config, Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};

@@ -179,7 +179,7 @@ pub fn mdbook(root: &Path) -> Result<PathBuf> {
          few minutes)…",
         tools_dir(root).display()
     );
-    let status = crate::testrun::cargo_command()
+    let status = crate::engine::testrun::cargo_command()
         .args(["install", "--locked", "--quiet", "mdbook", "--version"])
         .arg(format!("={MDBOOK_VERSION}"))
         .arg("--root")

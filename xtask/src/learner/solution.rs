@@ -1,8 +1,9 @@
 //! `cargo xtask solution N`: the learner's files against the reference, as a unified diff.
 
-use crate::manifest::Factor;
-use crate::progress::{self, State};
-use crate::{Verdict, term};
+use crate::Verdict;
+use crate::engine::manifest::Factor;
+use crate::engine::progress::{self, State};
+use crate::engine::term;
 use anyhow::Result;
 use similar::TextDiff;
 use std::io::{BufRead, IsTerminal, Write};

@@ -6,7 +6,7 @@
 //! refresh it with `cargo xtask verify --bless` after changing a check, and `verify` fails while it
 //! is stale.
 
-use crate::manifest::Factor;
+use crate::engine::manifest::Factor;
 use anyhow::{Context, Result, ensure};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,10 +15,11 @@ const RECORD: &str = "kit/checks/SHIPPED";
 
 /// The files every factor's checks are made of (the harness), relative to the kit's root.
 fn harness_files(root: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = crate::progress::files_under(&root.join("kit/harness/src"))
-        .into_iter()
-        .filter_map(|file| file.strip_prefix(root).ok().map(Path::to_path_buf))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        crate::engine::progress::files_under(&root.join("kit/harness/src"))
+            .into_iter()
+            .filter_map(|file| file.strip_prefix(root).ok().map(Path::to_path_buf))
+            .collect();
     files.push(PathBuf::from("kit/harness/Cargo.toml"));
     files.sort();
     files
@@ -143,7 +144,7 @@ pub fn check_record(root: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Manifest;
+    use crate::engine::manifest::Manifest;
 
     #[test]
     fn fnv1a_is_the_published_function() {

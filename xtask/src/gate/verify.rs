@@ -5,12 +5,12 @@
 //! then xtask's and the harness's own tests, clippy, rustfmt, the compose file and the book.
 //! Ends with one summary line.
 
-use crate::manifest::{Factor, Manifest, Service};
-use crate::testrun::{self, Outcome};
-use crate::{
-    Verdict, book, check, conventions, devcontainer, integrity, lessons, mistakes, services, term,
-    tools,
-};
+use crate::engine::manifest::{Factor, Manifest, Service};
+use crate::engine::testrun::{self, Outcome};
+use crate::engine::{services, term, tools};
+use crate::gate::{conventions, devcontainer, integrity, lesson_records, mistakes};
+use crate::learner::check;
+use crate::{Verdict, book};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use std::io::Write;
@@ -219,7 +219,8 @@ fn layout(root: &Path, manifest: &Manifest) -> Result<String> {
             factor.chapter
         );
         let marker = format!("TODO(factor-{})", factor.number);
-        let sources = crate::progress::files_under(&root.join(&factor.exercise).join("src"));
+        let sources =
+            crate::engine::progress::files_under(&root.join(&factor.exercise).join("src"));
         ensure!(
             sources
                 .iter()
@@ -322,9 +323,9 @@ fn exercise_is_red(root: &Path, factor: &Factor, bless: bool) -> Result<String> 
         );
     }
     if bless {
-        lessons::bless(root, factor, &outcomes)?;
+        lesson_records::bless(root, factor, &outcomes)?;
     } else {
-        lessons::compare(root, factor, &outcomes)?;
+        lesson_records::compare(root, factor, &outcomes)?;
     }
     let unintended: Vec<&Outcome> = outcomes
         .iter()

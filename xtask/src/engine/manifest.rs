@@ -193,10 +193,10 @@ mod tests {
         let root = crate::project_root().unwrap();
         for factor in manifest().available() {
             assert!(
-                factor.hints.len() >= crate::conventions::MIN_HINTS,
+                factor.hints.len() >= crate::gate::conventions::MIN_HINTS,
                 "{} needs at least {} hints",
                 factor.heading(),
-                crate::conventions::MIN_HINTS
+                crate::gate::conventions::MIN_HINTS
             );
             assert!(
                 !factor.intended_failures.is_empty(),

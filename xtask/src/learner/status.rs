@@ -1,9 +1,10 @@
 //! `cargo xtask` and `cargo xtask status [--json]`: where the learner is, and what to do next.
 
-use crate::integrity;
-use crate::manifest::{Factor, Manifest};
-use crate::progress::{self, State};
-use crate::{Verdict, term};
+use crate::Verdict;
+use crate::engine::manifest::{Factor, Manifest};
+use crate::engine::progress::{self, State};
+use crate::engine::term;
+use crate::gate::integrity;
 use anyhow::Result;
 use serde_json::json;
 use std::io::Write;

@@ -7,8 +7,8 @@
 
 pub mod local;
 
-use crate::manifest::Service;
-use crate::settings::{Settings, masked};
+use crate::engine::manifest::Service;
+use crate::engine::settings::{Settings, masked};
 use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::path::Path;

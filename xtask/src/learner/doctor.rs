@@ -1,9 +1,10 @@
 //! `cargo xtask doctor`: is this machine ready for the workshop? Each problem comes with its fix.
 
-use crate::manifest::{Manifest, Service};
-use crate::services::{self, local};
-use crate::settings::{Settings, masked};
-use crate::{Verdict, term};
+use crate::Verdict;
+use crate::engine::manifest::{Manifest, Service};
+use crate::engine::services::{self, local};
+use crate::engine::settings::{Settings, masked};
+use crate::engine::term;
 use anyhow::Result;
 use std::io::Write;
 use std::net::TcpStream;
@@ -49,7 +50,7 @@ pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Ver
     }
     if problems == 0 {
         // The same next step as `cargo xtask` alone.
-        match crate::status::next_factor(root, manifest) {
+        match crate::learner::status::next_factor(root, manifest) {
             Some(factor) => writeln!(
                 out,
                 "\nAll good: go on with `cargo xtask check {}`.",
@@ -253,17 +254,17 @@ fn local_postgres_matches_compose(root: &Path) -> Option<Finding> {
 }
 
 fn mdbook(root: &Path) -> Finding {
-    match crate::tools::installed_mdbook(root) {
+    match crate::engine::tools::installed_mdbook(root) {
         Some(found) => Finding::Ok(format!(
             "mdBook {} at {} (for `cargo xtask book`; the book is also online at {})",
-            crate::tools::MDBOOK_VERSION,
+            crate::engine::tools::MDBOOK_VERSION,
             found.display(),
             crate::book::ONLINE_URL
         )),
         None => Finding::Note(format!(
             "mdBook {} is not installed yet: `cargo xtask book` installs it into your cache the \
              first time (a few minutes); or read the book online at {}",
-            crate::tools::MDBOOK_VERSION,
+            crate::engine::tools::MDBOOK_VERSION,
             crate::book::ONLINE_URL
         )),
     }

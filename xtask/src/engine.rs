@@ -1,0 +1,11 @@
+//! The shared machinery under both audiences: the manifest, building and running checks, the
+//! backing services, the tools the kit installs, progress and terminal output.
+
+pub mod cache;
+pub mod manifest;
+pub mod progress;
+pub mod services;
+pub mod settings;
+pub mod term;
+pub mod testrun;
+pub mod tools;
