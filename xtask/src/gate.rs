@@ -2,9 +2,12 @@
 //! Learners never need to open these files.
 
 pub mod bench;
+pub mod compose;
 pub mod conventions;
 pub mod devcontainer;
 pub mod integrity;
+pub mod layout;
 pub mod lesson_records;
 pub mod mistakes;
+pub mod runner;
 pub mod verify;

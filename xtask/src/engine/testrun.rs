@@ -355,6 +355,21 @@ pub fn run(
     Ok(outcomes)
 }
 
+/// Runs every check executable of a build (see [`run`]) and gathers their outcomes: what `check`,
+/// `verify` and the mistake fixtures do with a factor's checks.
+pub fn run_all(
+    executables: &[PathBuf],
+    cwd: &Path,
+    filter: Option<&str>,
+    judged: Option<&Judged>,
+) -> Result<Vec<Outcome>> {
+    let mut outcomes = Vec::new();
+    for executable in executables {
+        outcomes.extend(run(executable, cwd, filter, judged)?);
+    }
+    Ok(outcomes)
+}
+
 /// The tests the binary holds (matching `filter`), from `--list`.
 fn list(executable: &Path, cwd: &Path, filter: Option<&str>) -> Result<Vec<String>> {
     let mut command = Command::new(executable);

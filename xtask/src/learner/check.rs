@@ -77,16 +77,12 @@ pub fn run(
                     ))
                 )?;
             }
-            let mut outcomes = Vec::new();
-            for executable in &built.executables {
-                outcomes.extend(testrun::run(
-                    executable,
-                    &root.join(dir),
-                    None,
-                    built.judged.as_ref(),
-                )?);
-            }
-            outcomes
+            testrun::run_all(
+                &built.executables,
+                &root.join(dir),
+                None,
+                built.judged.as_ref(),
+            )?
         }
     };
     if !options.solution {
@@ -186,7 +182,6 @@ pub fn report(
     next: Option<&Factor>,
     out: &mut impl Write,
 ) -> Result<Verdict> {
-    let verbose = options.verbose;
     if outcomes.is_empty() {
         writeln!(
             out,
@@ -195,6 +190,27 @@ pub fn report(
         )?;
         return Ok(Verdict::Red);
     }
+    list_checks(outcomes, out)?;
+    let failures: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
+    explain_failures(&failures, options.verbose, out)?;
+    writeln!(out)?;
+    if failures.is_empty() {
+        green_footer(factor, outcomes.len(), options, next, out)?;
+        Ok(Verdict::Green)
+    } else {
+        red_footer(
+            factor,
+            outcomes.len() - failures.len(),
+            outcomes.len(),
+            options,
+            out,
+        )?;
+        Ok(Verdict::Red)
+    }
+}
+
+/// One line per check, passed or failed.
+fn list_checks(outcomes: &[Outcome], out: &mut impl Write) -> Result<()> {
     for outcome in outcomes {
         let mark = if outcome.passed {
             term::pass()
@@ -203,8 +219,12 @@ pub fn report(
         };
         writeln!(out, "  {mark} {}", outcome.name)?;
     }
-    let failures: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
-    for failure in &failures {
+    Ok(())
+}
+
+/// Each failure under its name: the explanation, or with `verbose` the check's whole output.
+fn explain_failures(failures: &[&Outcome], verbose: bool, out: &mut impl Write) -> Result<()> {
+    for failure in failures {
         writeln!(out, "\n{} {}", term::fail(), term::bold(&failure.name))?;
         // The explanation is prose: wrap it to a readable width. Verbose output is the app's own
         // lines, shown as they were.
@@ -215,56 +235,67 @@ pub fn report(
         };
         write!(out, "{text}")?;
     }
-    writeln!(out)?;
-    let passed = outcomes.len() - failures.len();
-    if failures.is_empty() {
-        let done = if options.solution {
-            format!(" on the reference solution of {}", factor.heading())
-        } else {
-            format!(": {} is done", factor.heading())
-        };
-        writeln!(
-            out,
-            "{} All {} checks pass{done}.",
-            term::pass(),
-            outcomes.len()
-        )?;
-        if options.solution {
-            return Ok(Verdict::Green);
-        }
-        writeln!(
-            out,
-            "Compare with the reference: `cargo xtask solution {}`.",
-            factor.number
-        )?;
-        match next {
-            Some(next) => writeln!(
-                out,
-                "Next: `cargo xtask check {}` ({}).",
-                next.number,
-                next.heading()
-            )?,
-            None => writeln!(out, "Every factor available so far is green.")?,
-        }
-        Ok(Verdict::Green)
+    Ok(())
+}
+
+/// Every check passed: say so, then (for a learner) where to compare and what comes next.
+fn green_footer(
+    factor: &Factor,
+    checks: usize,
+    options: &Options,
+    next: Option<&Factor>,
+    out: &mut impl Write,
+) -> Result<()> {
+    let done = if options.solution {
+        format!(" on the reference solution of {}", factor.heading())
     } else {
-        writeln!(out, "{passed} of {} checks pass.", outcomes.len())?;
-        if options.solution {
-            return Ok(Verdict::Red);
-        }
-        writeln!(
-            out,
-            "Read: book/src/{} (`cargo xtask book --open`) · Stuck? `cargo xtask hint {}`{}",
-            factor.chapter,
-            factor.number,
-            if verbose {
-                ""
-            } else {
-                " · App output: add --verbose"
-            }
-        )?;
-        Ok(Verdict::Red)
+        format!(": {} is done", factor.heading())
+    };
+    writeln!(out, "{} All {checks} checks pass{done}.", term::pass())?;
+    if options.solution {
+        return Ok(());
     }
+    writeln!(
+        out,
+        "Compare with the reference: `cargo xtask solution {}`.",
+        factor.number
+    )?;
+    match next {
+        Some(next) => writeln!(
+            out,
+            "Next: `cargo xtask check {}` ({}).",
+            next.number,
+            next.heading()
+        )?,
+        None => writeln!(out, "Every factor available so far is green.")?,
+    }
+    Ok(())
+}
+
+/// Some check failed: the count, then (for a learner) where to read and how to get help.
+fn red_footer(
+    factor: &Factor,
+    passed: usize,
+    checks: usize,
+    options: &Options,
+    out: &mut impl Write,
+) -> Result<()> {
+    writeln!(out, "{passed} of {checks} checks pass.")?;
+    if options.solution {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Read: book/src/{} (`cargo xtask book --open`) · Stuck? `cargo xtask hint {}`{}",
+        factor.chapter,
+        factor.number,
+        if options.verbose {
+            ""
+        } else {
+            " · App output: add --verbose"
+        }
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
