@@ -2,12 +2,14 @@
 //! Learners never need to open these files.
 
 pub mod bench;
+pub mod budget;
 pub mod compose;
 pub mod conventions;
 pub mod devcontainer;
 pub mod integrity;
 pub mod layout;
 pub mod lesson_records;
+pub mod lockfile;
 pub mod mistakes;
 pub mod runner;
 pub mod verify;

@@ -6,6 +6,7 @@
 
 use crate::engine::cache;
 use crate::engine::manifest::Factor;
+use crate::engine::testrun::Outcome;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -13,8 +14,12 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
+    /// Checks judged and passed, of `total` judged.
     pub passed: usize,
     pub total: usize,
+    /// Checks that could not observe what they need on this platform: neither passed nor failed.
+    #[serde(default)]
+    pub not_checkable: usize,
     pub fingerprint: u64,
 }
 
@@ -30,8 +35,16 @@ pub enum State {
     Unavailable,
     NotChecked,
     EditedSinceCheck,
-    Green { total: usize },
-    Red { passed: usize, total: usize },
+    /// Every judged check passed; `not_checkable` more could not be judged on this platform.
+    Green {
+        total: usize,
+        not_checkable: usize,
+    },
+    Red {
+        passed: usize,
+        total: usize,
+        not_checkable: usize,
+    },
 }
 
 /// The last verdict of each factor, by slug.
@@ -42,6 +55,30 @@ fn load(root: &Path) -> BTreeMap<String, Record> {
 }
 
 pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
+    record_counts(root, factor, passed, total, 0);
+}
+
+/// Records a run's outcomes: passed of judged, and the checks not checkable on this platform
+/// apart (they count as neither).
+pub fn record_outcomes(root: &Path, factor: &Factor, outcomes: &[Outcome]) {
+    let not_checkable = outcomes
+        .iter()
+        .filter(|outcome| outcome.not_checkable.is_some())
+        .count();
+    let passed = outcomes
+        .iter()
+        .filter(|outcome| outcome.judged_green())
+        .count();
+    record_counts(
+        root,
+        factor,
+        passed,
+        outcomes.len() - not_checkable,
+        not_checkable,
+    );
+}
+
+fn record_counts(root: &Path, factor: &Factor, passed: usize, total: usize, not_checkable: usize) {
     let mut records = load(root);
     let fingerprint = fingerprint(&root.join(&factor.exercise));
     records.insert(
@@ -49,6 +86,7 @@ pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
         Record {
             passed,
             total,
+            not_checkable,
             fingerprint,
         },
     );
@@ -74,10 +112,12 @@ pub fn state(root: &Path, factor: &Factor) -> State {
         }
         Some(record) if record.green() => State::Green {
             total: record.total,
+            not_checkable: record.not_checkable,
         },
         Some(record) => State::Red {
             passed: record.passed,
             total: record.total,
+            not_checkable: record.not_checkable,
         },
     }
 }

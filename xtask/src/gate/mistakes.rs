@@ -128,7 +128,11 @@ pub fn solution_applied_is_green(root: &Path, factor: &Factor, repeat: u32) -> R
                 failure.explanation
             );
         }
-        Ok(format!("{} checks pass{extra}", outcomes.len()))
+        let slowest = crate::gate::budget::within(&outcomes)?;
+        Ok(format!(
+            "{}{extra}, {slowest}",
+            verify::passed_note(&outcomes)
+        ))
     })
 }
 

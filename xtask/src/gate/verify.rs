@@ -14,7 +14,8 @@ use crate::engine::testrun::{self, Outcome};
 use crate::engine::{services, tools};
 use crate::gate::runner::{self, Lane, Step, repeated, step};
 use crate::gate::{
-    compose, conventions, devcontainer, integrity, layout, lesson_records, mistakes,
+    budget, compose, conventions, devcontainer, integrity, layout, lesson_records, lockfile,
+    mistakes,
 };
 use crate::learner::check;
 use crate::{Verdict, book};
@@ -57,10 +58,7 @@ pub fn run(
     steps.extend(tool_steps(root, manifest));
     if let Some(only) = &only {
         let selected = |step: &Step| step.name.contains(only.as_str());
-        if !steps
-            .iter()
-            .any(|step| step.lane != Lane::Static && selected(step))
-        {
+        if !steps.iter().any(selected) {
             return Err(
                 crate::UsageError(format!("no verify step's name contains {only:?}")).into(),
             );
@@ -74,6 +72,9 @@ pub fn run(
 /// whatever `--only` says.
 fn static_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
     vec![
+        step(Lane::Static, "Cargo.lock is as committed", || {
+            lockfile::check(root)
+        }),
         step(Lane::Static, "manifest and layout", || {
             layout::check(root, manifest)
         }),
@@ -211,6 +212,9 @@ fn exercise_is_red(root: &Path, factor: &Factor, bless: bool) -> Result<String> 
             .iter()
             .find(|outcome| &outcome.name == intended)
             .with_context(|| format!("factors.toml lists `{intended}`, but no such check ran"))?;
+        if let Some(gap) = &outcome.not_checkable {
+            bail!("`{intended}` cannot be judged here: {gap}");
+        }
         ensure!(
             !outcome.passed,
             "`{intended}` passes on the shipped exercise"
@@ -239,8 +243,9 @@ fn exercise_is_red(root: &Path, factor: &Factor, bless: bool) -> Result<String> 
             first.explanation
         );
     }
+    let slowest = budget::within(&outcomes)?;
     Ok(format!(
-        "{} of {} checks fail as intended",
+        "{} of {} checks fail as intended, {slowest}",
         factor.intended_failures.len(),
         outcomes.len()
     ))
@@ -251,7 +256,21 @@ fn solution_is_green(root: &Path, factor: &Factor) -> Result<String> {
     if let Some(failure) = outcomes.iter().find(|outcome| !outcome.passed) {
         bail!("`{}` fails:\n{}", failure.name, failure.output);
     }
-    Ok(format!("{} checks pass", outcomes.len()))
+    let slowest = budget::within(&outcomes)?;
+    Ok(format!("{}, {slowest}", passed_note(&outcomes)))
+}
+
+/// "7 checks pass", and how many could not be judged on this platform, if any.
+pub fn passed_note(outcomes: &[Outcome]) -> String {
+    let gaps = outcomes
+        .iter()
+        .filter(|outcome| outcome.not_checkable.is_some())
+        .count();
+    let judged = outcomes.len() - gaps;
+    match gaps {
+        0 => format!("{judged} checks pass"),
+        _ => format!("{judged} checks pass, {gaps} not checkable on this platform"),
+    }
 }
 
 /// `cargo clippy -D warnings` on every crate, in a target folder of its own in the user's cache:

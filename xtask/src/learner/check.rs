@@ -86,8 +86,7 @@ pub fn run(
         }
     };
     if !options.solution {
-        let passed = outcomes.iter().filter(|outcome| outcome.passed).count();
-        progress::record(root, factor, passed, outcomes.len());
+        progress::record_outcomes(root, factor, &outcomes);
     }
     // Recorded first, so the next step is the one `cargo xtask` alone now shows.
     let next = status::next_factor(root, manifest);
@@ -193,18 +192,13 @@ pub fn report(
     list_checks(outcomes, out)?;
     let failures: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
     explain_failures(&failures, options.verbose, out)?;
+    let judged = explain_not_checkable(outcomes, out)?;
     writeln!(out)?;
     if failures.is_empty() {
-        green_footer(factor, outcomes.len(), options, next, out)?;
+        green_footer(factor, judged, options, next, out)?;
         Ok(Verdict::Green)
     } else {
-        red_footer(
-            factor,
-            outcomes.len() - failures.len(),
-            outcomes.len(),
-            options,
-            out,
-        )?;
+        red_footer(factor, judged - failures.len(), judged, options, out)?;
         Ok(Verdict::Red)
     }
 }
@@ -212,7 +206,9 @@ pub fn report(
 /// One line per check, passed or failed.
 fn list_checks(outcomes: &[Outcome], out: &mut impl Write) -> Result<()> {
     for outcome in outcomes {
-        let mark = if outcome.passed {
+        let mark = if outcome.not_checkable.is_some() {
+            term::dim("–")
+        } else if outcome.passed {
             term::pass()
         } else {
             term::fail()
@@ -236,6 +232,29 @@ fn explain_failures(failures: &[&Outcome], verbose: bool, out: &mut impl Write) 
         write!(out, "{text}")?;
     }
     Ok(())
+}
+
+/// The checks that could not observe what they need on this platform, each with the harness's
+/// reason (neither passed nor failed); returns how many checks were judged.
+fn explain_not_checkable(outcomes: &[Outcome], out: &mut impl Write) -> Result<usize> {
+    let mut judged = outcomes.len();
+    for outcome in outcomes {
+        if let Some(gap) = &outcome.not_checkable {
+            judged -= 1;
+            writeln!(out, "\n{} {}", term::dim("–"), term::bold(&outcome.name))?;
+            write!(out, "{}", term::wrap(gap, 4))?;
+        }
+    }
+    if judged < outcomes.len() {
+        writeln!(
+            out,
+            "\n{} of {} checks are not checkable on {} (neither passed nor failed).",
+            outcomes.len() - judged,
+            outcomes.len(),
+            crate::engine::platform::name()
+        )?;
+    }
+    Ok(judged)
 }
 
 /// Every check passed: say so, then (for a learner) where to compare and what comes next.
@@ -308,6 +327,7 @@ mod tests {
             passed: explanation.is_empty(),
             explanation: explanation.into(),
             output: format!("full output of {name}"),
+            ..Outcome::default()
         }
     }
 
@@ -359,6 +379,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("cargo xtask solution 6"), "{text}");
+    }
+
+    #[test]
+    fn a_check_not_checkable_here_is_neither_passed_nor_failed() {
+        let mut gap = outcome("sessions_are_shared_between_replicas", "");
+        gap.not_checkable = Some(
+            "not checkable on macOS: the sockets of the process: run it in the dev container"
+                .into(),
+        );
+        let (verdict, text) = render(
+            &[gap, outcome("visits_are_shared_between_replicas", "")],
+            false,
+        );
+        assert_eq!(verdict, Verdict::Green);
+        assert!(
+            text.contains("  – sessions_are_shared_between_replicas"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 of 2 checks are not checkable on"),
+            "{text}"
+        );
+        assert!(text.contains("All 1 checks pass"), "{text}");
     }
 
     #[test]

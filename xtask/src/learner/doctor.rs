@@ -25,7 +25,7 @@ enum Finding {
 
 pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Verdict> {
     let settings = Settings::load(root)?;
-    let mut findings = vec![toolchain(), backend(), disk(root)];
+    let mut findings = vec![platform(), toolchain(), backend(), disk(root)];
     for service in Service::ALL {
         findings.push(service_reachable(service, &settings)?);
     }
@@ -62,6 +62,14 @@ pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Ver
         writeln!(out, "\n{problems} problem(s) to fix before the workshop.")?;
     }
     Ok(Verdict::from(problems == 0))
+}
+
+/// The platform, and the path to take where not every check runs natively.
+fn platform() -> Finding {
+    match crate::engine::platform::advice() {
+        Ok(text) => Finding::Ok(text),
+        Err(text) => Finding::Note(text),
+    }
 }
 
 fn toolchain() -> Finding {

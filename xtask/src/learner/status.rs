@@ -15,8 +15,37 @@ fn describe(state: &State) -> String {
         State::Unavailable => term::dim("not available yet"),
         State::NotChecked => "not checked yet".into(),
         State::EditedSinceCheck => "edited since the last check".into(),
-        State::Green { total } => format!("{} all {total} checks pass", term::pass()),
-        State::Red { passed, total } => format!("{} {passed} of {total} checks pass", term::fail()),
+        State::Green {
+            total,
+            not_checkable,
+        } => format!(
+            "{} all {total} checks pass{}",
+            term::pass(),
+            not_checkable_note(*not_checkable)
+        ),
+        State::Red {
+            passed,
+            total,
+            not_checkable,
+        } => format!(
+            "{} {passed} of {total} checks pass{}",
+            term::fail(),
+            not_checkable_note(*not_checkable)
+        ),
+    }
+}
+
+/// ", 2 not checkable on this platform" (counted apart: neither passed nor failed).
+fn not_checkable_note(count: usize) -> String {
+    match count {
+        0 => String::new(),
+        _ => format!(
+            " {}",
+            term::dim(&format!(
+                "· {count} not checkable on {}: `cargo xtask doctor` says where to run them",
+                crate::engine::platform::name()
+            ))
+        ),
     }
 }
 
@@ -98,10 +127,17 @@ pub fn run(root: &Path, manifest: &Manifest, json: bool, out: &mut impl Write) -
         .iter()
         .map(|factor| {
             let state = progress::state(root, factor);
-            let (passed, total) = match state {
-                State::Green { total } => (Some(total), Some(total)),
-                State::Red { passed, total } => (Some(passed), Some(total)),
-                _ => (None, None),
+            let (passed, total, not_checkable) = match state {
+                State::Green {
+                    total,
+                    not_checkable,
+                } => (Some(total), Some(total), Some(not_checkable)),
+                State::Red {
+                    passed,
+                    total,
+                    not_checkable,
+                } => (Some(passed), Some(total), Some(not_checkable)),
+                _ => (None, None, None),
             };
             json!({
                 "number": factor.number,
@@ -111,6 +147,9 @@ pub fn run(root: &Path, manifest: &Manifest, json: bool, out: &mut impl Write) -
                 "state": label(&state),
                 "passed": passed,
                 "total": total,
+                // Checks that cannot observe what they need on this platform (macOS): counted
+                // neither in `passed` nor in `total`.
+                "not_checkable": not_checkable,
                 // Files of this factor's checks that differ from what the kit shipped.
                 "checks_edited": if factor.available {
                     integrity::edited_checks(root, factor)
