@@ -12,7 +12,7 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// No test run may take longer than this; a hung app must not hang the learner's terminal.
 pub const RUN_LIMIT: Duration = Duration::from_secs(180);
@@ -292,7 +292,12 @@ pub fn run(
     filter: Option<&str>,
     judged: Option<&Judged>,
 ) -> Result<Vec<Outcome>> {
-    let expected = list(executable, cwd, filter)?;
+    // The list is only needed at the end: ask for it while the checks run.
+    let listing = {
+        let (executable, cwd) = (executable.to_path_buf(), cwd.to_path_buf());
+        let filter = filter.map(str::to_string);
+        std::thread::spawn(move || list(&executable, &cwd, filter.as_deref()))
+    };
     let mut command = Command::new(executable);
     if let Some(judged) = judged {
         judged.point(&mut command, executable);
@@ -324,19 +329,24 @@ pub fn run(
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if started.elapsed() > RUN_LIMIT {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    // Waited for in a thread, so the end of the run is seen at once (not at the next poll) and
+    // the time limit still holds.
+    let (ended, end) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let status = child.wait();
+        let _ = ended.send(());
+        status
+    });
+    let in_time = end.recv_timeout(RUN_LIMIT).is_ok();
     // Whatever the checks started and did not stop, and the binary itself on a time-out.
     let _ = killpg(group, Signal::SIGKILL);
-    let _ = child.wait();
+    let status = waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("the thread waiting for the checks panicked"))??;
+    let expected = listing
+        .join()
+        .map_err(|_| anyhow::anyhow!("the thread listing the checks panicked"))??;
+    let status = in_time.then_some(status);
     let Some(status) = status else {
         bail!(
             "the checks themselves did not finish: they took longer than {RUN_LIMIT:?} and were stopped"
