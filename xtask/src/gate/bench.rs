@@ -2,18 +2,19 @@
 //!
 //! - cold: from an empty target dir to the first verdict (`xtask` + the Factor VI exercise), then the
 //!   rest of the workspace;
-//! - warm: a one-line edit in the exercise, then `cargo xtask check 6`, median of several runs,
-//!   and where that time goes (Cargo's start-up, the rebuild, the checks);
+//! - warm: a one-function edit in the exercise, then `cargo xtask check 6` (and `watch`'s re-check),
+//!   side by side with the same edit and `rustlings run` on a solved rustlings exercise, the median
+//!   ratio of at least nine pairs; and where the time goes (Cargo's start-up, the rebuild, the checks);
 //! - the size of `target/`.
 
 use crate::Verdict;
 use crate::engine::manifest::{Factor, Manifest};
 use crate::engine::testrun::{self, Build};
-use crate::engine::{progress, services};
+use crate::engine::{progress, services, tools};
 use crate::learner::{check, watch};
 use anyhow::{Context, Result};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -93,20 +94,32 @@ fn cold(root: &Path, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
+/// The learner's loop side by side with rustlings', in one run so that both see the same machine:
+/// each pair makes the same one-function edit in the Factor VI exercise and in rustlings'
+/// `structs1` (solved), then times `cargo xtask check 6` (and `watch`'s re-check) and `rustlings
+/// run structs1`. The median of the per-pair ratios is the figure the budget is about.
 fn warm(root: &Path, runs: usize, out: &mut impl Write) -> Result<()> {
-    let command_line = || {
+    let pairs = runs.max(MIN_PAIRS);
+    let rustlings = tools::rustlings(root)?;
+    let exercise = rustlings_exercise(root, &rustlings)?;
+    let rustlings_run = || {
+        let mut command = Command::new(&rustlings);
+        command
+            .args(["run", "structs1"])
+            .current_dir(&exercise.dir)
+            .stdin(Stdio::null());
+        timed(&mut command)
+    };
+    let check_6 = || {
         let mut command = testrun::cargo_command();
         command.args(["xtask", "check", "6"]).current_dir(root);
         timed(&mut command)
     };
-    let times = edit_loop(root, runs, command_line)?;
-    report(out, "`cargo xtask check 6`", runs, &times)?;
-
     // What `cargo xtask watch 6` does after each save: the same check, without starting xtask
     // through `cargo run` (plus the watcher's settle time).
     let manifest = Manifest::load(root)?;
     let factor = manifest.find("6")?.clone();
-    let in_watch = || {
+    let in_watch = || -> Result<Duration> {
         let clock = Instant::now();
         let options = check::Options {
             solution: false,
@@ -115,14 +128,183 @@ fn warm(root: &Path, runs: usize, out: &mut impl Write) -> Result<()> {
         check::run(root, &manifest, &factor, options, &mut std::io::sink())?;
         Ok(clock.elapsed() + watch::SETTLE)
     };
-    let times = edit_loop(root, runs, in_watch)?;
+    let kit_file = Edited::open(&root.join(EDITED))?;
+    let rustlings_file = Edited::open(&exercise.source)?;
+    writeln!(
+        out,
+        "warm edit → verdict, side by side with rustlings {} (`rustlings run structs1`, solved), \
+         {pairs} pairs…",
+        tools::RUSTLINGS_VERSION
+    )?;
+    // Warm-up: the first run after other work may rebuild more than an edit does.
+    check_6()?;
+    rustlings_run()?;
+    let mut rows = Vec::new();
+    let result = (|| -> Result<()> {
+        for pair in 0..pairs {
+            kit_file.edit(pair)?;
+            let check = check_6()?;
+            rustlings_file.edit(pair)?;
+            let rustlings_for_check = rustlings_run()?;
+            kit_file.edit(pair + pairs)?;
+            let watch = in_watch()?;
+            rustlings_file.edit(pair + pairs)?;
+            let rustlings_for_watch = rustlings_run()?;
+            rows.push([check, rustlings_for_check, watch, rustlings_for_watch]);
+        }
+        Ok(())
+    })();
+    kit_file.restore()?;
+    rustlings_file.restore()?;
+    result?;
+    let column = |index: usize| -> Vec<Duration> {
+        let mut times: Vec<Duration> = rows.iter().map(|row| row[index]).collect();
+        times.sort();
+        times
+    };
+    let ratios = |kit: usize, theirs: usize| -> Vec<f64> {
+        let mut ratios: Vec<f64> = rows
+            .iter()
+            .map(|row| row[kit].as_secs_f64() / row[theirs].as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios
+    };
+    report(out, "`cargo xtask check 6`", pairs, &column(0))?;
+    report(out, "`rustlings run structs1`", pairs * 2, &{
+        let mut both = column(1);
+        both.extend(column(3));
+        both.sort();
+        both
+    })?;
     report(
         out,
         "`cargo xtask watch 6`, settle time included",
-        runs,
-        &times,
+        pairs,
+        &column(2),
     )?;
+    for (what, ratios, budget) in [
+        ("check", ratios(0, 1), CHECK_RATIO_BUDGET),
+        ("watch", ratios(2, 3), WATCH_RATIO_BUDGET),
+    ] {
+        let median = ratios[ratios.len() / 2];
+        writeln!(
+            out,
+            "  {what} ÷ rustlings, median of {pairs} pairs: {median:.2}× (min {:.2}×, max {:.2}×; \
+             budget {budget}×){}",
+            ratios[0],
+            ratios[ratios.len() - 1],
+            if median <= budget { "" } else { " OVER BUDGET" }
+        )?;
+    }
     breakdown(root, &factor, runs, out)
+}
+
+/// At least this many pairs, whatever `--runs` says: fewer make the median a matter of luck.
+const MIN_PAIRS: usize = 9;
+const CHECK_RATIO_BUDGET: f64 = 1.6;
+const WATCH_RATIO_BUDGET: f64 = 1.3;
+
+/// rustlings' own exercise set, made once under `target/bench/` with `rustlings init`, and its
+/// `structs1` solved (a solved exercise compiles, runs and passes its tests: the same work as a
+/// verdict).
+struct RustlingsExercise {
+    dir: PathBuf,
+    source: PathBuf,
+}
+
+const STRUCTS1_SOLVED: &str = "struct ColorRegularStruct {
+    red: u8,
+    green: u8,
+    blue: u8,
+}
+
+struct ColorTupleStruct(u8, u8, u8);
+
+#[derive(Debug)]
+struct UnitStruct;
+
+fn main() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_structs() {
+        let green = ColorRegularStruct { red: 0, green: 255, blue: 0 };
+        assert_eq!(green.red, 0);
+        assert_eq!(green.green, 255);
+        assert_eq!(green.blue, 0);
+    }
+
+    #[test]
+    fn tuple_structs() {
+        let green = ColorTupleStruct(0, 255, 0);
+        assert_eq!(green.0, 0);
+        assert_eq!(green.1, 255);
+        assert_eq!(green.2, 0);
+    }
+
+    #[test]
+    fn unit_structs() {
+        let unit_struct = UnitStruct;
+        let message = format!(\"{unit_struct:?}s are fun!\");
+        assert_eq!(message, \"UnitStructs are fun!\");
+    }
+}
+";
+
+fn rustlings_exercise(root: &Path, rustlings: &Path) -> Result<RustlingsExercise> {
+    let parent = root.join("target").join("bench");
+    let dir = parent.join("rustlings");
+    if !dir.join("Cargo.toml").is_file() {
+        std::fs::create_dir_all(&parent)?;
+        let status = Command::new(rustlings)
+            .arg("init")
+            .current_dir(&parent)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .context("cannot run rustlings init")?;
+        anyhow::ensure!(status.success(), "`rustlings init` failed ({status})");
+    }
+    let source = dir.join("exercises").join("07_structs").join("structs1.rs");
+    std::fs::write(&source, STRUCTS1_SOLVED)
+        .with_context(|| format!("cannot write {}", source.display()))?;
+    Ok(RustlingsExercise { dir, source })
+}
+
+/// A source file the benchmark edits as a learner would (one function changed), and restores.
+struct Edited {
+    path: PathBuf,
+    original: String,
+}
+
+impl Edited {
+    fn open(path: &Path) -> Result<Self> {
+        let original = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(Edited {
+            path: path.to_path_buf(),
+            original,
+        })
+    }
+
+    /// The original with one function whose body differs from the last edit's.
+    fn edit(&self, number: usize) -> Result<()> {
+        let edited = format!(
+            "{}\n#[allow(dead_code)]\nfn bench_edit() -> usize {{\n    {number}\n}}\n",
+            self.original
+        );
+        std::fs::write(&self.path, edited)
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    fn restore(&self) -> Result<()> {
+        std::fs::write(&self.path, &self.original)
+            .with_context(|| format!("cannot restore {}", self.path.display()))
+    }
 }
 
 /// Where a warm `check 6` spends its time. `cargo xtask check` runs Cargo twice (once for the alias
@@ -183,27 +365,25 @@ fn median(times: &[Duration]) -> f64 {
     times[times.len() / 2].as_secs_f64()
 }
 
-/// Times `verdict` after each of `runs` one-line edits of the exercise, after one warm-up run;
-/// the learner's file is restored whatever happens.
+/// Times `verdict` after each of `runs` one-function edits of the exercise, after one warm-up
+/// run; the learner's file is restored whatever happens.
 fn edit_loop(
     root: &Path,
     runs: usize,
     verdict: impl Fn() -> Result<Duration>,
 ) -> Result<Vec<Duration>> {
-    let path = root.join(EDITED);
-    let original =
-        std::fs::read_to_string(&path).with_context(|| format!("cannot read {EDITED}"))?;
+    let file = Edited::open(&root.join(EDITED))?;
     // Warm up: the first check after other work may rebuild more than a learner's edit does.
     verdict()?;
     let mut times = Vec::new();
     let result = (|| -> Result<()> {
         for run in 0..runs {
-            std::fs::write(&path, format!("{original}// bench edit {run}\n"))?;
+            file.edit(run)?;
             times.push(verdict()?);
         }
         Ok(())
     })();
-    std::fs::write(&path, &original)?;
+    file.restore()?;
     result?;
     times.sort();
     Ok(times)
@@ -212,7 +392,7 @@ fn edit_loop(
 fn report(out: &mut impl Write, what: &str, runs: usize, times: &[Duration]) -> Result<()> {
     writeln!(
         out,
-        "warm edit → verdict ({what}, {runs} runs): median {:.2} s, min {:.2} s, max {:.2} s (budget 1.5 s)",
+        "warm edit → verdict ({what}, {runs} runs): median {:.2} s, min {:.2} s, max {:.2} s",
         median(times),
         times[0].as_secs_f64(),
         times[times.len() - 1].as_secs_f64()
