@@ -22,7 +22,7 @@ pub const MDBOOK_VERSION: &str = "0.5.4";
 /// Where installed tools live: the user's cache (`$XDG_CACHE_HOME`, else `~/.cache`), shared by
 /// every clone of the kit and outside `target/`, whose size has a budget and which `cargo clean`
 /// empties (mdBook takes minutes to install). Without a home, `target/tools` in the kit.
-fn tools_dir(root: &Path) -> PathBuf {
+pub fn tools_dir(root: &Path) -> PathBuf {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)

@@ -205,7 +205,7 @@ const MIN_PAIRS: usize = 9;
 const CHECK_RATIO_BUDGET: f64 = 1.6;
 const WATCH_RATIO_BUDGET: f64 = 1.3;
 
-/// rustlings' own exercise set, made once under `target/bench/` with `rustlings init`, and its
+/// rustlings' own exercise set, made once with `rustlings init`, and its
 /// `structs1` solved (a solved exercise compiles, runs and passes its tests: the same work as a
 /// verdict).
 struct RustlingsExercise {
@@ -255,8 +255,15 @@ mod tests {
 }
 ";
 
+/// rustlings' exercise set lives outside the kit (a folder below the kit's workspace would be taken
+/// for one of its packages): in the tools cache, else the system's temp folder.
 fn rustlings_exercise(root: &Path, rustlings: &Path) -> Result<RustlingsExercise> {
-    let parent = root.join("target").join("bench");
+    let tools = tools::tools_dir(root);
+    let parent = if tools.starts_with(root) {
+        std::env::temp_dir().join("twelve-factor-rust-bench")
+    } else {
+        tools.join("bench")
+    };
     let dir = parent.join("rustlings");
     if !dir.join("Cargo.toml").is_file() {
         std::fs::create_dir_all(&parent)?;
