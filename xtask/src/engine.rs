@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod manifest;
 pub mod progress;
+pub mod replay;
 pub mod services;
 pub mod settings;
 pub mod term;

@@ -98,6 +98,24 @@ pub fn build_standalone_app(
     run_build(command, dir)
 }
 
+/// [`build`] with Cargo's `-vv`, which shows each `rustc` command Cargo runs and the variables it
+/// sets: the package's own invocations come back with the build, for [`crate::engine::replay`].
+pub fn build_recorded(
+    root: &Path,
+    package: &str,
+    build_env: &BTreeMap<String, String>,
+) -> Result<(Build, Vec<crate::engine::replay::Invocation>)> {
+    let command = cargo_build_command(
+        root,
+        &["test", "--no-run", "-vv", "--package", package],
+        package,
+        true,
+        build_env,
+    );
+    let (build, stderr) = run_build_output(command, root)?;
+    Ok((build, crate::engine::replay::invocations(&stderr, package)))
+}
+
 fn cargo_build(
     root: &Path,
     args: &[&str],
@@ -105,6 +123,19 @@ fn cargo_build(
     incremental: bool,
     build_env: &BTreeMap<String, String>,
 ) -> Result<Build> {
+    run_build(
+        cargo_build_command(root, args, package, incremental, build_env),
+        root,
+    )
+}
+
+fn cargo_build_command(
+    root: &Path,
+    args: &[&str],
+    package: &str,
+    incremental: bool,
+    build_env: &BTreeMap<String, String>,
+) -> Command {
     let mut command = cargo_command();
     command.current_dir(root).envs(build_env).args(args);
     if LOCKED.load(std::sync::atomic::Ordering::SeqCst) {
@@ -123,11 +154,16 @@ fn cargo_build(
             &format!("profile.dev.package.{package}.incremental=true"),
         ]);
     }
-    run_build(command, root)
+    command
 }
 
 /// Runs a cargo build command and sorts its human output into executables and diagnostics.
-fn run_build(mut command: Command, root: &Path) -> Result<Build> {
+fn run_build(command: Command, root: &Path) -> Result<Build> {
+    Ok(run_build_output(command, root)?.0)
+}
+
+/// [`run_build`], and Cargo's stderr as it was.
+fn run_build_output(mut command: Command, root: &Path) -> Result<(Build, String)> {
     let output = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -145,14 +181,18 @@ fn run_build(mut command: Command, root: &Path) -> Result<Build> {
             // Not a compile error (a bad manifest, a missing package): show cargo's own words.
             errors.push(stderr.trim().to_string());
         }
-        return Ok(Build::Failed { errors });
+        return Ok((Build::Failed { errors }, stderr.into_owned()));
     }
     let executables = stderr
         .lines()
         .map(strip_ansi)
         .filter(|line| line.trim_start().starts_with("Executable "))
         .filter_map(|line| {
-            let path = line.rsplit_once('(')?.1.strip_suffix(')')?;
+            // `Executable <source> (<path>)`, or with `-v`, `Executable \`<path>\``.
+            let path = match line.rsplit_once('(') {
+                Some((_, rest)) => rest.strip_suffix(')')?,
+                None => line.split('`').nth(1)?,
+            };
             Some(root.join(path))
         })
         .collect();
@@ -161,10 +201,13 @@ fn run_build(mut command: Command, root: &Path) -> Result<Build> {
         .filter(|(level, _)| *level == Level::Warning)
         .map(|(_, text)| text)
         .collect();
-    Ok(Build::Built {
-        executables,
-        warnings,
-    })
+    Ok((
+        Build::Built {
+            executables,
+            warnings,
+        },
+        stderr.into_owned(),
+    ))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,13 +231,16 @@ fn diagnostics(stderr: &str) -> Vec<(Level, String)> {
         } else {
             None
         };
+        // With `-vv`, a build script's output: `[ring 0.17.14] cargo:rerun-if-changed=…`.
+        let script_output = plain.starts_with('[') && plain.contains("] ");
         let status = plain.starts_with("  ")
             && plain
                 .trim_start()
                 .split(' ')
                 .next()
                 .is_some_and(is_status_word)
-            || is_summary(&plain);
+            || is_summary(&plain)
+            || script_output;
         if let Some(level) = starts {
             found.extend(current.take());
             current = Some((level, format!("{line}\n")));
@@ -229,6 +275,7 @@ fn is_status_word(word: &str) -> bool {
             | "Blocking"
             | "Running"
             | "Fresh"
+            | "Dirty"
             | "Updating"
             | "Locking"
             | "Adding"

@@ -3,7 +3,7 @@
 use crate::Verdict;
 use crate::engine::manifest::{Factor, Manifest};
 use crate::engine::testrun::{self, Build, Outcome};
-use crate::engine::{progress, services, term};
+use crate::engine::{progress, replay, services, term};
 use crate::gate::integrity;
 use crate::learner::status;
 use anyhow::Result;
@@ -66,6 +66,16 @@ pub fn run(
             return Ok(Verdict::Red);
         }
         Ok(built) => {
+            if options.verbose {
+                let how = match built.how {
+                    replay::How::Cargo => "built by Cargo",
+                    replay::How::Unchanged => "nothing changed since the last build",
+                    replay::How::Replayed => {
+                        "only the exercise's sources changed: Cargo's last rustc command replayed"
+                    }
+                };
+                writeln!(out, "{}", term::dim(&format!("  ({how})")))?;
+            }
             if !built.warnings.is_empty() {
                 writeln!(
                     out,
@@ -110,6 +120,8 @@ pub struct Built {
     pub warnings: Vec<String>,
     /// `None`: the exercise the checks were compiled with; else the solution.
     pub judged: Option<testrun::Judged>,
+    /// How the exercise (and its checks) were built.
+    pub how: replay::How,
 }
 
 /// Builds the factor's checks, which are compiled with its exercise (incrementally: the
@@ -121,20 +133,22 @@ pub fn build(
     solution: bool,
 ) -> Result<std::result::Result<Built, (String, Vec<String>)>> {
     let exercise = Factor::package(root, &factor.exercise)?;
-    let (executables, exercise_warnings) =
-        match testrun::build(root, &exercise, true, &factor.build_env)? {
-            Build::Failed { errors } => return Ok(Err((exercise, errors))),
-            Build::Built {
-                executables,
-                warnings,
-            } => (executables, warnings),
-        };
+    // Replayed when only the exercise's sources changed (no second Cargo start-up).
+    let (exercise_build, how) = replay::build(root, &exercise, &factor.build_env)?;
+    let (executables, exercise_warnings) = match exercise_build {
+        Build::Failed { errors } => return Ok(Err((exercise, errors))),
+        Build::Built {
+            executables,
+            warnings,
+        } => (executables, warnings),
+    };
     if !solution {
         return Ok(Ok(Built {
             package: exercise,
             executables,
             warnings: exercise_warnings,
             judged: None,
+            how,
         }));
     }
     let package = Factor::package(root, &factor.solution)?;
@@ -148,6 +162,7 @@ pub fn build(
             package,
             executables,
             warnings,
+            how,
         })),
     }
 }
