@@ -1,6 +1,7 @@
 //! The shared machinery under both audiences: the manifest, building and running checks, the
 //! backing services, the tools the kit installs, progress and terminal output.
 
+pub mod apply;
 pub mod cache;
 pub mod manifest;
 pub mod progress;

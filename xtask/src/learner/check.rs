@@ -105,7 +105,14 @@ pub fn run(
     }
     // Recorded first, so the next step is the one `cargo xtask` alone now shows.
     let next = status::next_factor(root, manifest);
-    let verdict = report(factor, &outcomes, &options, next, out)?;
+    let verdict = report(
+        factor,
+        &outcomes,
+        &options,
+        next,
+        status::all_green(manifest),
+        out,
+    )?;
     if let Some(warning) = integrity::warning(root, factor) {
         write!(out, "\n{}", term::wrap(&format!("⚠ {warning}"), 0))?;
     }
@@ -193,12 +200,14 @@ fn report_compile_errors(
 }
 
 /// One line per check, then each failure's explanation, then the learner's next step (not when a
-/// maintainer checks the reference solution). `next` is the first factor not yet green, if any.
+/// maintainer checks the reference solution). `next` is the first factor not yet green, if any;
+/// `all_green` what to say when there is none ([`status::all_green`]).
 pub fn report(
     factor: &Factor,
     outcomes: &[Outcome],
     options: &Options,
     next: Option<&Factor>,
+    all_green: &str,
     out: &mut impl Write,
 ) -> Result<Verdict> {
     let verbose = options.verbose;
@@ -259,7 +268,7 @@ pub fn report(
                 next.number,
                 next.heading()
             )?,
-            None => writeln!(out, "Every factor available so far is green.")?,
+            None => writeln!(out, "{all_green}")?,
         }
         Ok(Verdict::Green)
     } else {
@@ -304,7 +313,8 @@ mod tests {
             verbose,
         };
         let next = manifest.find("10").ok();
-        let verdict = report(factor, outcomes, &options, next, &mut out).unwrap();
+        let all_green = crate::learner::status::all_green(&manifest);
+        let verdict = report(factor, outcomes, &options, next, all_green, &mut out).unwrap();
         (verdict, String::from_utf8(out).unwrap())
     }
 
