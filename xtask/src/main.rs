@@ -243,6 +243,13 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
     let Some(command) = cli.command else {
         return status::overview(&root, &manifest, out);
     };
+    if matches!(
+        command,
+        Cmd::Check { .. } | Cmd::Watch { .. } | Cmd::Solution { .. }
+    ) {
+        // A learner's build that compiles more than the exercise says so as it goes.
+        engine::testrun::show_progress();
+    }
     match command {
         Cmd::Check {
             factor,

@@ -72,6 +72,111 @@ pub fn build_app(
     )
 }
 
+/// Set by the learner's commands: a build that compiles more than the exercise says so as it goes.
+static PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, builds of this process show their progress on stderr (see [`progress`]).
+pub fn show_progress() {
+    PROGRESS.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// A build is never silent: the first `check` of a fresh clone compiles the harness and the
+/// exercise's dependencies for a minute or more, and a learner cannot tell that from a hang.
+mod progress {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    /// With nothing new to say, a line at least this often.
+    const HEARTBEAT: Duration = Duration::from_secs(3);
+
+    /// Reads Cargo's stderr to its end and returns it, printing on stderr each crate Cargo starts
+    /// compiling other than the exercise itself (the warm loop compiles only that one, and stays
+    /// quiet), and a heartbeat line while a long compile prints nothing.
+    pub fn relay(stderr: impl std::io::Read + Send + 'static) -> String {
+        let (lines, received) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let started = Instant::now();
+        let mut text = String::new();
+        let mut compiling: Vec<String> = Vec::new();
+        let mut last_said = Instant::now();
+        let mut said_anything = false;
+        loop {
+            match received.recv_timeout(HEARTBEAT) {
+                Ok(line) => {
+                    let plain = super::strip_ansi(&line);
+                    if let Some(name) = compiled_crate(&plain) {
+                        compiling.push(name.to_string());
+                        if compiling.len() > 1 || !is_local(&plain) {
+                            eprintln!(
+                                "{}",
+                                crate::engine::term::dim(&format!(
+                                    "   compiling {name} ({} s)",
+                                    started.elapsed().as_secs()
+                                ))
+                            );
+                            said_anything = true;
+                            last_said = Instant::now();
+                        }
+                    }
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if (said_anything || started.elapsed() > HEARTBEAT) && last_said.elapsed() >= HEARTBEAT
+            {
+                let current = compiling.last().map_or("the exercise", String::as_str);
+                eprintln!(
+                    "{}",
+                    crate::engine::term::dim(&format!(
+                        "   … still compiling ({current}; {} s so far)",
+                        started.elapsed().as_secs()
+                    ))
+                );
+                said_anything = true;
+                last_said = Instant::now();
+            }
+        }
+        text
+    }
+
+    /// `   Compiling tokio v1.48.0` → `tokio`.
+    fn compiled_crate(plain: &str) -> Option<&str> {
+        plain
+            .trim_start()
+            .strip_prefix("Compiling ")?
+            .split(' ')
+            .next()
+    }
+
+    /// A workspace crate (`Compiling ex06-processes v0.1.0 (/kit/exercises/06-processes)`).
+    fn is_local(plain: &str) -> bool {
+        plain.trim_end().ends_with(')') && plain.contains(" (/")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn cargo_s_compiling_lines_name_the_crate_and_where_it_lives() {
+            let dependency = "   Compiling tokio v1.48.0";
+            let local = "   Compiling ex06-processes v0.1.0 (/kit/exercises/06-processes)";
+            assert_eq!(super::compiled_crate(dependency), Some("tokio"));
+            assert_eq!(super::compiled_crate(local), Some("ex06-processes"));
+            assert!(!super::is_local(dependency) && super::is_local(local));
+            assert_eq!(super::compiled_crate("    Finished `test` profile"), None);
+        }
+    }
+}
+
 /// Set by `verify`: builds must not touch `Cargo.lock` (a learner's `check` may, when the lesson is
 /// adding a dependency).
 static LOCKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -164,12 +269,27 @@ fn run_build(command: Command, root: &Path) -> Result<Build> {
 
 /// [`run_build`], and Cargo's stderr as it was.
 fn run_build_output(mut command: Command, root: &Path) -> Result<(Build, String)> {
-    let output = command
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .context("cannot run cargo")?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr_pipe = child.stderr.take().context("cargo's stderr")?;
+    let stderr = if PROGRESS.load(std::sync::atomic::Ordering::SeqCst) {
+        progress::relay(stderr_pipe)
+    } else {
+        let mut text = String::new();
+        std::io::BufReader::new(stderr_pipe)
+            .read_to_string(&mut text)
+            .context("cannot read cargo's output")?;
+        text
+    };
+    let output = std::process::Output {
+        status: child.wait().context("cannot wait for cargo")?,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    let stderr = std::borrow::Cow::<str>::Owned(stderr);
     let diagnostics = diagnostics(&stderr);
     if !output.status.success() {
         let mut errors: Vec<String> = diagnostics
@@ -259,7 +379,14 @@ fn diagnostics(stderr: &str) -> Vec<(Level, String)> {
 }
 
 fn is_summary(plain: &str) -> bool {
-    plain.starts_with("error: could not compile")
+    // With `-vv`, Cargo also relays dependencies' build-script warnings
+    // (`warning: generic-array@0.14.9: …`): not the package's.
+    let script_warning = plain
+        .strip_prefix("warning: ")
+        .and_then(|rest| rest.split_once(": "))
+        .is_some_and(|(source, _)| source.contains('@') && !source.contains(' '));
+    script_warning
+        || plain.starts_with("error: could not compile")
         || plain.starts_with("warning: build failed")
         || plain.starts_with("error: aborting due to")
         || (plain.starts_with("warning: `") && plain.contains(" generated "))
@@ -638,6 +765,15 @@ error: could not compile `ex06-processes` (bin \"ex06-processes\") due to 1 prev
             "{}",
             found[1].1
         );
+    }
+
+    #[test]
+    fn a_dependency_s_build_script_warning_is_not_the_package_s() {
+        let stderr = "warning: generic-array@0.14.9: generic-array 0.14 is deprecated\n\
+                      warning: unused variable: `x`\n";
+        let found = diagnostics(stderr);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.starts_with("warning: unused variable"));
     }
 
     #[test]
