@@ -256,15 +256,20 @@ fn plan(root: &Path, record: &Record) -> Option<Vec<usize>> {
             .file_name()
             .and_then(|name| name.to_str())
             .unwrap_or("");
-        if matches!(name, "Cargo.toml" | "Cargo.lock" | "build.rs")
-            || file.extension().is_some_and(|ext| ext != "rs")
-        {
+        if matches!(name, "Cargo.toml" | "Cargo.lock" | "build.rs") {
             return None;
         }
         let owners: Vec<usize> = (0..sources.len())
             .filter(|&index| sources[index].contains(file))
             .collect();
         if owners.is_empty() {
+            // Prose no build reads (the book, a README) is not a reason to start Cargo; any
+            // other file might be (a new module, a file a macro embeds), so Cargo decides.
+            let prose = file.starts_with(root.join("book"))
+                || file.extension().is_some_and(|ext| ext == "md");
+            if prose {
+                continue;
+            }
             return None;
         }
         plan.extend(owners);
@@ -577,6 +582,74 @@ mod tests {
             unit.externs().collect::<Vec<_>>(),
             ["/kit/target/debug/deps/libtokio-1.rlib"]
         );
+    }
+
+    /// A kit with one recorded unit reading `pkg/src/main.rs`, built "now".
+    fn recorded_kit() -> (tempfile::TempDir, Record) {
+        let kit = tempfile::tempdir().unwrap();
+        let root = kit.path();
+        for file in [
+            "pkg/src/main.rs",
+            "pkg/Cargo.toml",
+            "book/src/x.md",
+            "target/checks",
+        ] {
+            std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+            std::fs::write(root.join(file), "").unwrap();
+        }
+        std::fs::write(
+            root.join("target/main-1.d"),
+            "target/main-1: pkg/src/main.rs\n\npkg/src/main.rs:\n",
+        )
+        .unwrap();
+        let invocation = Invocation {
+            env: vec![],
+            program: "rustc".into(),
+            args: [
+                "--crate-name",
+                "main",
+                "--crate-type",
+                "bin",
+                "--out-dir",
+                "target",
+                "-C",
+                "extra-filename=-1",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let record = Record {
+            since_nanos: now_nanos(),
+            build_env: BTreeMap::new(),
+            units: vec![Unit {
+                invocation,
+                warnings: vec![],
+            }],
+            executables: vec![root.join("target/checks")],
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        (kit, record)
+    }
+
+    #[test]
+    fn only_the_units_whose_sources_changed_are_replayed_and_anything_else_means_cargo() {
+        let (kit, record) = recorded_kit();
+        let root = kit.path();
+        assert_eq!(plan(root, &record), Some(vec![]), "nothing changed");
+        std::fs::write(root.join("book/src/x.md"), "prose").unwrap();
+        assert_eq!(
+            plan(root, &record),
+            Some(vec![]),
+            "the book is not built by Cargo"
+        );
+        std::fs::write(root.join("pkg/src/main.rs"), "fn main() {}").unwrap();
+        assert_eq!(plan(root, &record), Some(vec![0]));
+        std::fs::write(root.join("pkg/src/new.rs"), "").unwrap();
+        assert_eq!(plan(root, &record), None, "a file no unit read yet");
+        std::fs::remove_file(root.join("pkg/src/new.rs")).unwrap();
+        std::fs::write(root.join("pkg/Cargo.toml"), "[package]").unwrap();
+        assert_eq!(plan(root, &record), None, "the manifest");
     }
 
     #[test]

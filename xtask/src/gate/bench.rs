@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: the performance budget, measured.
 //!
-//! - cold: from an empty target dir to the first verdict (`xtask` + the Factor VI exercise), then the
-//!   rest of the workspace;
+//! - cold: a fresh clone to the first verdict of `cargo xtask check 1`, and the longest stretch it
+//!   printed nothing; then the rest of the workspace;
 //! - warm: a one-function edit in the exercise, then `cargo xtask check 6` (and `watch`'s re-check),
 //!   side by side with the same edit and `rustlings run` on a solved rustlings exercise, the median
 //!   ratio of at least nine pairs; and where the time goes (Cargo's start-up, the rebuild, the checks);
@@ -51,47 +51,144 @@ fn timed(command: &mut Command) -> Result<Duration> {
     Ok(clock.elapsed())
 }
 
+/// A learner's first minutes: a fresh clone (the crates already downloaded, as after the set-up
+/// page's `cargo fetch`), then the README's first command, `cargo xtask check 1`, timed to its
+/// verdict, with the longest stretch in which it printed nothing (Cargo's lines, xtask's progress
+/// lines, as a pipe sees them); then the rest of the workspace, and the clone's `target/`.
 fn cold(root: &Path, out: &mut impl Write) -> Result<()> {
-    let target = tempfile::Builder::new()
-        .prefix("bench-cold-")
-        .tempdir_in(root.join("target"))?;
+    let parent = tempfile::Builder::new()
+        .prefix("twelve-factor-bench-clone-")
+        .tempdir()?;
+    let clone = parent.path().join("kit");
+    let status = Command::new("git")
+        .args(["clone", "--quiet", "--no-hardlinks"])
+        .arg(root)
+        .arg(&clone)
+        .status()
+        .context("cannot run git clone")?;
+    anyhow::ensure!(status.success(), "git clone of the kit failed ({status})");
     writeln!(
         out,
-        "cold build in {} (takes minutes)…",
-        target.path().display()
+        "cold: `cargo xtask check 1` in a fresh clone of HEAD ({}; takes minutes)…",
+        clone.display()
     )?;
-    let cargo_in = |args: &[&str]| {
-        let mut command = testrun::cargo_command();
-        command
-            .args(args)
-            .current_dir(root)
-            .env("CARGO_TARGET_DIR", target.path());
-        command
-    };
-    let first = timed(&mut cargo_in(&["build", "--package", "xtask"]))?
-        + timed(&mut cargo_in(&[
-            "test",
-            "--no-run",
-            "--package",
-            "ex06-processes",
-        ]))?;
+    out.flush()?;
+    let mut first = testrun::cargo_command();
+    first
+        .args(["xtask", "check", "1"])
+        .current_dir(&clone)
+        .env_remove("CARGO_TARGET_DIR");
+    let run = timed_lines(&mut first)?;
     writeln!(
         out,
-        "cold, clone → first verdict build: {:.0} s (budget 150 s)",
-        first.as_secs_f64()
+        "cold, clone → first verdict: {:.0} s (budget {FIRST_VERDICT_BUDGET} s){}",
+        run.total.as_secs_f64(),
+        if run.total.as_secs() <= FIRST_VERDICT_BUDGET {
+            ""
+        } else {
+            " OVER BUDGET"
+        }
     )?;
-    let rest = timed(&mut cargo_in(&["build", "--workspace", "--all-targets"]))?;
     writeln!(
         out,
-        "cold, whole workspace (all targets): {:.0} s",
-        (first + rest).as_secs_f64()
+        "  first output after {:.1} s; longest silent gap {:.1} s (budget {SILENT_GAP_BUDGET} s), \
+         after {:?}",
+        run.first_output.as_secs_f64(),
+        run.longest_gap.as_secs_f64(),
+        run.gap_after
+    )?;
+    let mut rest = testrun::cargo_command();
+    rest.args(["build", "--workspace", "--all-targets"])
+        .current_dir(&clone)
+        .env_remove("CARGO_TARGET_DIR");
+    let rest = timed(&mut rest)?;
+    writeln!(
+        out,
+        "cold, whole workspace (all targets) after it: {:.0} s more",
+        rest.as_secs_f64()
     )?;
     writeln!(
         out,
         "cold target dir size: {:.2} GiB",
-        dir_size(target.path()) as f64 / f64::from(1 << 30)
+        dir_size(&clone.join("target")) as f64 / f64::from(1 << 30)
     )?;
     Ok(())
+}
+
+const FIRST_VERDICT_BUDGET: u64 = 60;
+const SILENT_GAP_BUDGET: u64 = 5;
+
+/// What a command printed, and when.
+struct Lines {
+    total: Duration,
+    first_output: Duration,
+    longest_gap: Duration,
+    /// The line after which the longest gap came.
+    gap_after: String,
+}
+
+/// Runs `command` to its end, reading its stdout and stderr line by line as they come.
+fn timed_lines(command: &mut Command) -> Result<Lines> {
+    use std::io::BufRead;
+    let clock = Instant::now();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    let (sender, lines) = std::sync::mpsc::channel::<(Instant, String)>();
+    let readers: Vec<_> = [
+        Box::new(child.stdout.take().context("stdout")?) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().context("stderr")?),
+    ]
+    .into_iter()
+    .map(|stream| {
+        let sender = sender.clone();
+        std::thread::spawn(move || {
+            // Cargo ends progress lines with `\r` on a terminal; split on both.
+            let mut reader = std::io::BufReader::new(stream);
+            let mut line = Vec::new();
+            while reader
+                .read_until(b'\n', &mut line)
+                .is_ok_and(|read| read > 0)
+            {
+                let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                let _ = sender.send((Instant::now(), text));
+                line.clear();
+            }
+        })
+    })
+    .collect();
+    drop(sender);
+    let mut seen: Vec<(Instant, String)> = lines.iter().collect();
+    for reader in readers {
+        let _ = reader.join();
+    }
+    let status = child.wait()?;
+    let end = Instant::now();
+    anyhow::ensure!(
+        matches!(status.code(), Some(0 | 1)),
+        "{command:?} failed ({status})"
+    );
+    seen.sort_by_key(|(at, _)| *at);
+    let first_output = seen.first().map_or(end - clock, |(at, _)| *at - clock);
+    let mut longest_gap = Duration::ZERO;
+    let mut gap_after = String::new();
+    let mut previous = (clock, "(the start)".to_string());
+    // The end of the command closes the last gap.
+    for (at, text) in seen.into_iter().chain([(end, String::new())]) {
+        if at - previous.0 > longest_gap {
+            longest_gap = at - previous.0;
+            gap_after = previous.1.clone();
+        }
+        previous = (at, text);
+    }
+    Ok(Lines {
+        total: end - clock,
+        first_output,
+        longest_gap,
+        gap_after,
+    })
 }
 
 /// The learner's loop side by side with rustlings', in one run so that both see the same machine:
