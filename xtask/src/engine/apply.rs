@@ -73,3 +73,54 @@ fn with_dependencies_of(manifest: &Path, solution: &Path) -> Result<(String, Vec
     }
     Ok((toml::to_string(&exercise)?, added))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Factor I's and II's shapes: the exercise has a file the solution removes
+    /// (`src/bin/staging.rs`), the solution adds a file outside `src/` and a dependency.
+    #[test]
+    fn the_whole_reference_is_applied_src_replaced_files_and_dependencies_added() {
+        let kit = tempfile::tempdir().unwrap();
+        let root = kit.path();
+        let manifest = crate::engine::manifest::kit();
+        let mut factor = manifest.find("1").unwrap().clone();
+        factor.exercise = "exercises/x".into();
+        factor.solution = "solutions/x".into();
+        let exercise = root.join(&factor.exercise);
+        let solution = root.join(&factor.solution);
+        write(
+            &exercise.join("Cargo.toml"),
+            "[package]\nname = \"ex\"\n\n[dependencies]\nkit-deps.workspace = true\n",
+        );
+        write(&exercise.join("src/main.rs"), "mine");
+        write(&exercise.join("src/bin/staging.rs"), "a copy");
+        write(&exercise.join("README.md"), "the exercise's contract");
+        write(
+            &solution.join("Cargo.toml"),
+            "[package]\nname = \"sol\"\n\n[dependencies]\nkit-deps.workspace = true\nreqwest.workspace = true\n",
+        );
+        write(&solution.join("src/main.rs"), "reference");
+        write(&solution.join("build.rs"), "fn main() {}");
+        write(&solution.join("README.md"), "the solution's notes");
+
+        let applied = solution_over(root, &factor, &exercise).unwrap();
+
+        assert_eq!(applied.added_files, ["build.rs"]);
+        assert_eq!(applied.added_dependencies, ["reqwest"]);
+        let read = |file: &str| std::fs::read_to_string(exercise.join(file)).unwrap();
+        assert_eq!(read("src/main.rs"), "reference");
+        assert!(!exercise.join("src/bin/staging.rs").exists());
+        assert_eq!(read("build.rs"), "fn main() {}");
+        assert_eq!(read("README.md"), "the exercise's contract");
+        let cargo: Table = toml::from_str(&read("Cargo.toml")).unwrap();
+        assert_eq!(cargo["package"]["name"].as_str(), Some("ex"));
+        assert!(cargo["dependencies"].get("reqwest").is_some());
+    }
+}
