@@ -226,13 +226,35 @@ fn plan(root: &Path, record: &Record) -> Option<Vec<usize>> {
         + std::time::Duration::from_nanos(u64::try_from(record.since_nanos).ok()?);
     let mut sources = Vec::new();
     for unit in &record.units {
+        // A build script decides for itself when to run again (Factor I's watches git's HEAD,
+        // outside what xtask looks at): only Cargo can build such a package.
+        let manifest_dir = unit
+            .invocation
+            .env
+            .iter()
+            .find(|(key, _)| key == "CARGO_MANIFEST_DIR")
+            .map(|(_, dir)| PathBuf::from(dir));
+        if unit.invocation.env.iter().any(|(key, _)| key == "OUT_DIR")
+            || manifest_dir.is_none_or(|dir| dir.join("build.rs").exists())
+        {
+            return None;
+        }
         let dep_info = std::fs::read_to_string(unit.invocation.dep_info(root)?).ok()?;
         let (files, env) = parse_dep_info(&dep_info);
         // A variable the code reads at compile time (`env!`) changed: Cargo rebuilds for that.
-        if env
-            .iter()
-            .any(|(key, value)| std::env::var(key).ok().as_deref() != value.as_deref())
-        {
+        if env.iter().any(|(key, value)| {
+            // rustc sees what Cargo sets, over the factor's `build_env`, over this process's
+            // environment.
+            let now = unit
+                .invocation
+                .env
+                .iter()
+                .find(|(set, _)| set == key)
+                .map(|(_, value)| value.clone())
+                .or_else(|| record.build_env.get(key).cloned())
+                .or_else(|| std::env::var(key).ok());
+            now.as_deref() != value.as_deref()
+        }) {
             return None;
         }
         if unit
@@ -603,7 +625,10 @@ mod tests {
         )
         .unwrap();
         let invocation = Invocation {
-            env: vec![],
+            env: vec![(
+                "CARGO_MANIFEST_DIR".into(),
+                root.join("pkg").display().to_string(),
+            )],
             program: "rustc".into(),
             args: [
                 "--crate-name",
@@ -650,6 +675,17 @@ mod tests {
         std::fs::remove_file(root.join("pkg/src/new.rs")).unwrap();
         std::fs::write(root.join("pkg/Cargo.toml"), "[package]").unwrap();
         assert_eq!(plan(root, &record), None, "the manifest");
+        let (kit, record) = recorded_kit();
+        std::fs::write(kit.path().join("pkg/build.rs"), "fn main() {}").unwrap();
+        let record = Record {
+            since_nanos: now_nanos(),
+            ..record
+        };
+        assert_eq!(
+            plan(kit.path(), &record),
+            None,
+            "a package with a build script"
+        );
     }
 
     #[test]
