@@ -6,9 +6,10 @@
 //! that exact command itself, recorded from Cargo's `-vv` output the last time Cargo compiled the
 //! unit (program, arguments, the variables Cargo set). Cargo's own build stays the reference:
 //!
-//! - anything else changed since the last build (a `Cargo.toml`, `Cargo.lock`, a build script, the
-//!   harness, a file no recorded unit reads, a variable a unit's code reads with `env!`), or a
-//!   recorded file is missing: Cargo builds, as before, and the record is renewed;
+//! - anything else changed since the last build (a `Cargo.toml`, `Cargo.lock`, the harness, a file
+//!   no recorded unit reads, a variable a unit's code reads with `env!`), the package has a build
+//!   script (it decides for itself when to run again), or a recorded file is missing: Cargo builds,
+//!   as before, and the record is renewed;
 //! - the replayed unit leaves Cargo's fingerprint stale, so Cargo's next build of it compiles it
 //!   again (one compile, never a wrong binary);
 //! - the replay holds Cargo's build-directory lock, as Cargo does, so the two never write the same
