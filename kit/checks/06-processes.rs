@@ -28,14 +28,26 @@ fn processes() -> &'static Lesson {
     lesson(6)
 }
 
-/// One replica of the app, attached to `redis`.
-fn replica(name: &str, redis: &TestRedis, session_ttl_seconds: u64) -> App {
+/// One replica of the app, attached to `redis`, not started yet.
+fn replica_builder(name: &str, redis: &TestRedis, session_ttl_seconds: u64) -> AppBuilder {
     AppBuilder::new(app_binary!())
         .name(name)
         .env("REDIS_URL", redis.url())
         .env("SESSION_TTL_SECONDS", session_ttl_seconds.to_string())
         .env("RUST_LOG", "warn")
-        .spawn()
+}
+
+/// One replica of the app, attached to `redis`.
+fn replica(name: &str, redis: &TestRedis, session_ttl_seconds: u64) -> App {
+    replica_builder(name, redis, session_ttl_seconds).spawn()
+}
+
+/// Replicas A and B, attached to `redis`, started at once.
+fn replicas(redis: &TestRedis, session_ttl_seconds: u64) -> [App; 2] {
+    AppBuilder::spawn_all([
+        replica_builder("replica A", redis, session_ttl_seconds),
+        replica_builder("replica B", redis, session_ttl_seconds),
+    ])
 }
 
 #[track_caller]
@@ -93,8 +105,7 @@ fn visit_concurrently(replicas: [&App; 2], total: usize) {
 #[test]
 fn visits_are_shared_between_replicas() {
     let redis = TestRedis::new();
-    let a = replica("replica A", &redis, 60);
-    let b = replica("replica B", &redis, 60);
+    let [a, b] = replicas(&redis, 60);
     let total = TOTAL_VISITS;
 
     visit_concurrently([&a, &b], total as usize);
@@ -139,8 +150,7 @@ fn visits_are_shared_between_replicas() {
 #[test]
 fn visits_survive_a_restart() {
     let redis = TestRedis::new();
-    let mut a = replica("replica A", &redis, 60);
-    let mut b = replica("replica B", &redis, 60);
+    let [mut a, mut b] = replicas(&redis, 60);
     for _ in 0..VISITS_BEFORE_RESTART {
         visit(&a);
         visit(&b);
@@ -196,8 +206,7 @@ fn a_replica_on_an_empty_redis_starts_from_zero() {
 #[test]
 fn sessions_are_shared_between_replicas() {
     let redis = TestRedis::new();
-    let a = replica("replica A", &redis, 60);
-    let b = replica("replica B", &redis, 60);
+    let [a, b] = replicas(&redis, 60);
 
     let token = login(&a, "ada");
     processes().ensure(
@@ -222,8 +231,7 @@ fn sessions_are_shared_between_replicas() {
 fn sessions_expire_after_their_ttl() {
     let redis = TestRedis::new();
     let ttl = Duration::from_secs(SESSION_TTL_SECONDS);
-    let a = replica("replica A", &redis, ttl.as_secs());
-    let b = replica("replica B", &redis, ttl.as_secs());
+    let [a, b] = replicas(&redis, ttl.as_secs());
 
     let token = login(&a, "grace");
     let created = Instant::now();

@@ -32,8 +32,9 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a factor's checks against your exercise: one line per check, then what to fix.
+    /// Without FACTOR, the next one that is not green.
     Check {
-        factor: String,
+        factor: Option<String>,
         /// Check the reference solution instead (maintainers).
         #[arg(long)]
         solution: bool,
@@ -43,19 +44,25 @@ enum Cmd {
     },
     /// Re-check a factor every time you save a file in its exercise.
     Watch { factor: Option<String> },
-    /// Show the next hint for a factor (one more each time you ask).
+    /// Show the next hint for a factor (one more each time you ask). Without FACTOR, the next
+    /// one that is not green.
     Hint {
-        factor: String,
+        factor: Option<String>,
         /// Show hints up to this level instead of the next one.
         #[arg(long)]
         level: Option<usize>,
     },
-    /// Compare your exercise with the reference solution.
+    /// Compare your exercise with the reference solution. Without FACTOR, the next one that is
+    /// not green.
     Solution {
-        factor: String,
+        factor: Option<String>,
         /// Do not ask before revealing a solution you have not reached yet.
         #[arg(long, short)]
         yes: bool,
+        /// Catch up: back up your version (as `reset` does), then apply the whole reference to
+        /// your exercise (`src/` replaced, files and dependencies it adds).
+        #[arg(long)]
+        apply: bool,
     },
     /// Restore a factor's exercise as shipped, after backing up your version.
     Reset {
@@ -236,13 +243,22 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
     let Some(command) = cli.command else {
         return status::overview(&root, &manifest, out);
     };
+    if matches!(
+        command,
+        Cmd::Check { .. } | Cmd::Watch { .. } | Cmd::Solution { .. }
+    ) {
+        // A learner's build that compiles more than the exercise says so as it goes.
+        engine::testrun::show_progress();
+    }
     match command {
         Cmd::Check {
             factor,
             solution,
             verbose,
         } => {
-            let factor = available(&manifest, &factor)?;
+            let Some(factor) = chosen(&root, &manifest, factor.as_deref(), "check", out)? else {
+                return Ok(Verdict::Green);
+            };
             check::run(
                 &root,
                 &manifest,
@@ -252,19 +268,26 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             )
         }
         Cmd::Watch { factor } => {
-            let factor = match factor {
-                Some(query) => available(&manifest, &query)?.clone(),
-                None => status::next_factor(&root, &manifest)
-                    .ok_or_else(|| {
-                        UsageError("every available factor is green; name one to watch".into())
-                    })?
-                    .clone(),
+            let Some(factor) = chosen(&root, &manifest, factor.as_deref(), "watch", out)? else {
+                return Ok(Verdict::Green);
             };
-            watch::run(&root, &manifest, &factor, out)
+            watch::run(&root, &manifest, &factor.clone(), out)
         }
-        Cmd::Hint { factor, level } => hint::run(&root, available(&manifest, &factor)?, level, out),
-        Cmd::Solution { factor, yes } => {
-            solution::run(&root, available(&manifest, &factor)?, yes, out)
+        Cmd::Hint { factor, level } => {
+            let Some(factor) = chosen(&root, &manifest, factor.as_deref(), "hint", out)? else {
+                return Ok(Verdict::Green);
+            };
+            hint::run(&root, factor, level, out)
+        }
+        Cmd::Solution { factor, yes, apply } => {
+            let Some(factor) = chosen(&root, &manifest, factor.as_deref(), "solution", out)? else {
+                return Ok(Verdict::Green);
+            };
+            if apply {
+                solution::apply(&root, factor, out)
+            } else {
+                solution::run(&root, &manifest, factor, yes, out)
+            }
         }
         Cmd::Reset { factor, all } => {
             let factors: Vec<&Factor> = match (factor, all) {
@@ -303,6 +326,30 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
         Cmd::Bench { runs, skip_cold } => bench::run(&root, runs, skip_cold, out),
         Cmd::BookPreprocessor { .. } => unreachable!("handled above"),
     }
+}
+
+/// The factor a command acts on: the one the learner named, else the first one not green yet (as
+/// plain `cargo xtask` names it). When every factor is green and none was named, says so and
+/// returns `None`.
+fn chosen<'m>(
+    root: &std::path::Path,
+    manifest: &'m Manifest,
+    query: Option<&str>,
+    command: &str,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<Option<&'m Factor>> {
+    if let Some(query) = query {
+        return available(manifest, query).map(Some);
+    }
+    let next = status::next_factor(root, manifest);
+    if next.is_none() {
+        writeln!(
+            out,
+            "{} Name a factor to {command} it again, e.g. `cargo xtask {command} 6`.",
+            status::all_green(manifest)
+        )?;
+    }
+    Ok(next)
 }
 
 /// The factor a learner named, if it has an exercise yet.

@@ -20,6 +20,9 @@ use tempfile::TempDir;
 /// How long an app may take to answer its readiness probe.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often a starting app's port is tried (a refused connection costs microseconds).
+const READY_PROBE_INTERVAL: Duration = Duration::from_millis(1);
+
 /// How a secret the app itself printed appears in failure messages: unmistakably a leak, not the
 /// `*****` a learner is told to redact with.
 pub const LEAKED: &str = "[LEAKED SECRET]";
@@ -157,10 +160,22 @@ impl AppBuilder {
     /// Starts the app and waits until it is ready; fails the test if it exits or stays silent.
     #[track_caller]
     pub fn spawn(self) -> App {
-        let ready_path = self.ready_path.clone();
-        let mut app = self.start();
-        app.wait_ready(ready_path.as_deref(), READY_TIMEOUT);
+        let [app] = Self::spawn_all([self]);
         app
+    }
+
+    /// Starts every app at once, then waits until each is ready: replicas start in the time of
+    /// one, not one after the other.
+    #[track_caller]
+    pub fn spawn_all<const N: usize>(builders: [AppBuilder; N]) -> [App; N] {
+        let paths = builders
+            .each_ref()
+            .map(|builder| builder.ready_path.clone());
+        let mut apps = builders.map(AppBuilder::start);
+        for (app, path) in apps.iter_mut().zip(&paths) {
+            app.wait_ready(path.as_deref(), READY_TIMEOUT);
+        }
+        apps
     }
 
     /// Runs a one-off process (an admin task, say) until it exits; fails the test if it is still
@@ -187,6 +202,9 @@ impl AppBuilder {
     /// Starts the app without waiting for it (to watch it fail at start-up, for instance).
     #[track_caller]
     pub fn start(self) -> App {
+        // The HTTP client is built once per check binary (tens of milliseconds): build it while
+        // the first app starts rather than after.
+        http::warm_up();
         let home = TempDir::with_prefix("kit-app-").expect("cannot create a temp dir for the app");
         let cwd = self
             .cwd
@@ -335,16 +353,23 @@ impl App {
     }
 
     /// Waits until `path` answers 2xx (or, without a path, the port accepts connections).
+    ///
+    /// The port is probed every [`READY_PROBE_INTERVAL`] with a bare connection attempt, which a
+    /// port nobody listens on refuses at once (microseconds): the app is seen ready within a
+    /// millisecond of binding. Only then does the HTTP probe and the `/proc` proof of who listens
+    /// run, once.
     #[track_caller]
     pub fn wait_ready(&mut self, path: Option<&str>, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
-            let ready = match path {
-                Some(path) => {
-                    matches!(http::get(&self.url(path), &[]), Ok(reply) if reply.is_success())
-                }
-                None => std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
-            };
+            let accepts = std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok();
+            let ready = accepts
+                && match path {
+                    Some(path) => {
+                        matches!(http::get(&self.url(path), &[]), Ok(reply) if reply.is_success())
+                    }
+                    None => true,
+                };
             // An answer proves readiness only if it came from this process, not from another
             // program that happens to listen on the port, and if the process is still alive.
             if ready && self.listens_on_its_port() {
@@ -377,7 +402,7 @@ impl App {
                     self.tail(12)
                 );
             }
-            thread::sleep(Duration::from_millis(5));
+            thread::sleep(READY_PROBE_INTERVAL);
         }
     }
 

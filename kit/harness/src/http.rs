@@ -22,6 +22,15 @@ fn client() -> &'static reqwest::blocking::Client {
     })
 }
 
+/// Builds the shared client in the background, if no one has yet: the first request then finds it
+/// ready (see [`crate::AppBuilder::start`]).
+pub fn warm_up() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(client);
+    });
+}
+
 /// A response, read completely.
 #[derive(Debug, Clone)]
 pub struct Reply {

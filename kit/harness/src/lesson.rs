@@ -1,41 +1,39 @@
 //! Failure messages that teach.
 //!
 //! A failing check says three things: what was observed, the rule it breaks, and where to read.
-//! The rule and the chapter come from `factors.toml`, the kit's one manifest, so no test repeats them.
+//! The rule and the chapter come from `factors.toml`, the kit's one manifest (parsed by
+//! `kit_common::manifest`, as xtask parses it), so no test repeats them.
 
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::sync::OnceLock;
 
 const MANIFEST: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../factors.toml"));
 
-#[derive(Deserialize)]
-struct Manifest {
-    factor: Vec<Lesson>,
+/// One factor, as a failing test presents it: the manifest's entry (`kit_common::manifest`, the
+/// same struct xtask reads), so `lesson(5).build_env` or `.rule` are the manifest's own fields.
+#[derive(Debug, Clone)]
+pub struct Lesson {
+    factor: kit_common::manifest::Factor,
 }
 
-/// One factor, as a failing test presents it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Lesson {
-    pub number: u8,
-    pub roman: String,
-    pub title: String,
-    pub rule: String,
-    chapter: String,
-    /// What xtask adds to the environment of the cargo runs that build this factor's crates
-    /// (Factor V's canary), so a check can look for it in what was built.
-    #[serde(default)]
-    pub build_env: BTreeMap<String, String>,
+impl std::ops::Deref for Lesson {
+    type Target = kit_common::manifest::Factor;
+
+    fn deref(&self) -> &Self::Target {
+        &self.factor
+    }
 }
 
 /// The lesson for factor `number` (1–12), read from `factors.toml`.
 pub fn lesson(number: u8) -> &'static Lesson {
     static LESSONS: OnceLock<Vec<Lesson>> = OnceLock::new();
     let lessons = LESSONS.get_or_init(|| {
-        toml::from_str::<Manifest>(MANIFEST)
+        kit_common::manifest::Manifest::parse(MANIFEST)
             .expect("factors.toml does not parse; run `cargo xtask verify`")
-            .factor
+            .factors
+            .into_iter()
+            .map(|factor| Lesson { factor })
+            .collect()
     });
     lessons
         .iter()

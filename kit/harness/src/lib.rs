@@ -13,6 +13,8 @@
 //! - [`stub`]: a loopback HTTP server standing in for an upstream (a webhook): records every call,
 //!   answers as slowly as the test wants.
 //! - [`ports`]: ports leased so that no two checks on the machine get the same one.
+//! - [`sock_diag`]: the machine's listening TCP sockets, from the kernel's socket diagnostics
+//!   (fast enough to judge readiness on every app start).
 //! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, connections
 //!   (and whether it has read what arrived on them), open files, child processes, which process
 //!   holds a connection, loaded libraries.
@@ -42,6 +44,7 @@ pub mod procfs;
 pub mod proxy;
 pub mod redis;
 pub mod services;
+pub mod sock_diag;
 pub mod stub;
 pub mod target;
 pub mod trap;

@@ -73,7 +73,18 @@ fn is_writable(fdinfo: &str) -> bool {
 }
 
 /// The TCP addresses `pid` listens on, IPv4 and IPv6 (`0.0.0.0:8080`, `[::]:8080`, `127.0.0.1:…`).
+///
+/// Asked of the kernel's socket diagnostics where it can ([`crate::sock_diag`]: microseconds, where
+/// reading `/proc/<pid>/net/tcp` costs milliseconds, and readiness asks on every app start).
 pub fn listening_sockets(pid: u32) -> Vec<SocketAddr> {
+    if let Some(listeners) = crate::sock_diag::listening() {
+        let inodes = socket_inodes(pid);
+        return listeners
+            .into_iter()
+            .filter(|listener| inodes.contains(&listener.inode))
+            .map(|listener| listener.local)
+            .collect();
+    }
     tcp_sockets(pid)
         .into_iter()
         .filter(|entry| entry.listening)
@@ -110,18 +121,28 @@ pub fn tcp_connections(pid: u32) -> Vec<TcpConnection> {
         .collect()
 }
 
-/// Every TCP socket (listening or connected) among `pid`'s open files.
-fn tcp_sockets(pid: u32) -> Vec<TcpEntry> {
-    let inodes: HashSet<u64> = open_files(pid)
-        .iter()
-        .filter_map(|file| {
-            let text = file.target.to_str()?;
-            text.strip_prefix("socket:[")?
+/// The inodes of the sockets among `pid`'s open files (`socket:[<inode>]`). Empty if it is gone.
+fn socket_inodes(pid: u32) -> HashSet<u64> {
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return HashSet::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let target = fs::read_link(entry.path()).ok()?;
+            target
+                .to_str()?
+                .strip_prefix("socket:[")?
                 .strip_suffix(']')?
                 .parse()
                 .ok()
         })
-        .collect();
+        .collect()
+}
+
+/// Every TCP socket (listening or connected) among `pid`'s open files.
+fn tcp_sockets(pid: u32) -> Vec<TcpEntry> {
+    let inodes = socket_inodes(pid);
     if inodes.is_empty() {
         return Vec::new();
     }

@@ -1,45 +1,50 @@
-//! Where the backing services are.
-//!
-//! The same URLs serve docker compose, `cargo xtask services up`, the tests and CI: the real
-//! environment first, then the project's `.env`, then the workshop defaults of `.env.example`.
+//! Where the backing services are: the kit's one rule (`kit_common::settings`), the same for
+//! docker compose, `cargo xtask services up`, the tests and CI: the real environment first, then
+//! the kit's `.env`, then `.env.example`, an empty value counting as unset.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 /// How long a test waits for a backing service before failing with the fix.
 pub const REACH_TIMEOUT: Duration = Duration::from_secs(3);
 
-// ANCHOR: defaults
-const DEFAULT_DATABASE_URL: &str = "postgres://workshop:workshop@127.0.0.1:5432/noticeboard";
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
-// ANCHOR_END: defaults
-
 /// The one-line fix printed whenever a backing service cannot be reached.
 pub const START_SERVICES: &str = "run `cargo xtask services up`";
 
-fn load_dotenv() {
-    static LOADED: OnceLock<()> = OnceLock::new();
-    LOADED.get_or_init(|| {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env");
-        // `.env` never overrides the real environment (dotenvy's default), and it is optional.
-        let _ = dotenvy::from_path(root);
-    });
+/// The two URLs the checks use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Urls {
+    pub database_url: String,
+    pub redis_url: String,
 }
 
-fn setting(key: &str, default: &str) -> String {
-    load_dotenv();
-    std::env::var(key)
-        .ok()
-        .filter(|value| !value.is_empty())
-        .unwrap_or_else(|| default.to_string())
+impl Urls {
+    /// The URLs of the kit at `root` under `environment`, as the checks resolve them.
+    #[track_caller]
+    pub fn of(root: &Path, environment: HashMap<String, String>) -> Urls {
+        let settings = kit_common::settings::Settings::load_with(root, environment)
+            .unwrap_or_else(|err| panic!("{err:#}: fix the file, or remove it"));
+        Urls {
+            database_url: settings.database_url().to_string(),
+            redis_url: settings.redis_url().to_string(),
+        }
+    }
+}
+
+/// This kit's URLs under this process's environment, read once.
+fn urls() -> &'static Urls {
+    static URLS: OnceLock<Urls> = OnceLock::new();
+    URLS.get_or_init(|| Urls::of(crate::kit_root(), std::env::vars().collect()))
 }
 
 /// The administrative Postgres URL tests create their databases through.
 pub fn database_url() -> String {
-    setting("DATABASE_URL", DEFAULT_DATABASE_URL)
+    urls().database_url.clone()
 }
 
 /// The Redis server tests lease their database indexes from.
 pub fn redis_url() -> String {
-    setting("REDIS_URL", DEFAULT_REDIS_URL)
+    urls().redis_url.clone()
 }

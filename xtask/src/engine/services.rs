@@ -59,25 +59,24 @@ pub fn docker_engine_answers() -> bool {
     }
 }
 
-impl Service {
-    pub const ALL: [Service; 2] = [Service::Postgres, Service::Redis];
+/// How xtask reaches a service the manifest names (`Service` itself is `kit-common`'s).
+pub trait Reach {
+    /// Where it is, by the kit's one rule (`settings`).
+    fn url(self, settings: &Settings) -> Result<Url>;
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Postgres => "Postgres",
-            Service::Redis => "Redis",
-        }
-    }
+    /// Connects and says hello; `Err` carries a short reason.
+    fn probe(self, url: &Url) -> Result<(), String>;
+}
 
-    pub fn url(self, settings: &Settings) -> Result<Url> {
+impl Reach for Service {
+    fn url(self, settings: &Settings) -> Result<Url> {
         match self {
             Service::Postgres => settings.database_url(),
             Service::Redis => settings.redis_url(),
         }
     }
 
-    /// Connects and says hello; `Err` carries a short reason.
-    pub fn probe(self, url: &Url) -> Result<(), String> {
+    fn probe(self, url: &Url) -> Result<(), String> {
         match self {
             Service::Postgres => probe_postgres(url),
             Service::Redis => probe_redis(url),

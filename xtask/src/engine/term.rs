@@ -45,8 +45,15 @@ pub fn dim(text: &str) -> String {
 /// Prose lines wrap at this width, indentation included.
 const WRAP_WIDTH: usize = 100;
 
+/// Stands for a space inside a quoted span while a line is wrapped (a private-use character).
+const HELD_SPACE: char = '\u{E000}';
+
 /// Indents every line of `text` by `spaces` plus its own indentation, wrapping long lines to
 /// [`WRAP_WIDTH`] with continuation lines under the line's first word.
+///
+/// Lines break only between words: never inside a word (a hyphenated timestamp such as
+/// `2026-12-05T10:00:00Z` stays whole) and never inside a `backtick-quoted` span, which is how
+/// checks quote an app's output and commands; a quoted span longer than the width overflows.
 pub fn wrap(text: &str, spaces: usize) -> String {
     text.lines()
         .map(|line| {
@@ -55,10 +62,34 @@ pub fn wrap(text: &str, spaces: usize) -> String {
             let options = textwrap::Options::new(WRAP_WIDTH)
                 .initial_indent(&pad)
                 .subsequent_indent(&pad)
-                .break_words(false);
-            textwrap::fill(body, options) + "\n"
+                .break_words(false)
+                .word_splitter(textwrap::WordSplitter::NoHyphenation);
+            textwrap::fill(&hold_quoted_spaces(body), options).replace(HELD_SPACE, " ") + "\n"
         })
         .collect()
+}
+
+/// `line` with the spaces inside each complete pair of backticks replaced by [`HELD_SPACE`].
+fn hold_quoted_spaces(line: &str) -> String {
+    let spans: Vec<&str> = line.split('`').collect();
+    // An odd count of backticks leaves the last one unpaired: its text is not quoted.
+    let paired = if spans.len().is_multiple_of(2) {
+        spans.len() - 1
+    } else {
+        spans.len()
+    };
+    spans
+        .iter()
+        .enumerate()
+        .map(|(index, span)| {
+            if index % 2 == 1 && index < paired {
+                span.replace(' ', &HELD_SPACE.to_string())
+            } else {
+                (*span).to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 /// Indents every line of `text` by `spaces`.
@@ -89,6 +120,31 @@ mod tests {
             *lines.last().unwrap(),
             "      Book: 06-processes.html#the-fix"
         );
+    }
+
+    #[test]
+    fn quoted_app_output_and_timestamps_are_never_cut() {
+        let quoted = r#"`{"timestamp":"2026-12-05T10:00:00.123456Z","level":"INFO","fields":{"message":"request done"}}`"#;
+        let text = format!(
+            "the error request was logged without its status, as in {quoted}, and more words follow it here"
+        );
+        for indent in 0..60 {
+            let wrapped = super::wrap(&format!("{}{text}", "x ".repeat(indent)), 4);
+            assert!(wrapped.contains(quoted), "{wrapped}");
+        }
+        // A bare timestamp is one word: hyphens are not places to break.
+        let stamp = "2026-12-05T10:00:00Z";
+        for indent in 0..100 {
+            let wrapped = super::wrap(&format!("{} {stamp} done", "y ".repeat(indent)), 0);
+            assert!(wrapped.contains(stamp), "{wrapped}");
+        }
+    }
+
+    #[test]
+    fn an_unpaired_backtick_quotes_nothing() {
+        let text = format!("one ` two {}", "word ".repeat(30));
+        let wrapped = super::wrap(&text, 0);
+        assert!(wrapped.lines().count() > 1, "{wrapped}");
     }
 }
 

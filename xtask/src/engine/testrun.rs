@@ -72,6 +72,110 @@ pub fn build_app(
     )
 }
 
+/// Set by the learner's commands: a build that compiles more than the exercise says so as it goes.
+static PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, builds of this process show their progress on stderr (see [`progress`]).
+pub fn show_progress() {
+    PROGRESS.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// A build is never silent: the first `check` of a fresh clone compiles the harness and the
+/// exercise's dependencies for a minute or more, and a learner cannot tell that from a hang.
+mod progress {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+
+    /// With nothing new to say, a line at least this often.
+    const HEARTBEAT: Duration = Duration::from_secs(3);
+
+    /// Reads Cargo's stderr to its end and returns it, printing on stderr each crate Cargo starts
+    /// compiling other than the exercise itself (the warm loop compiles only that one, and stays
+    /// quiet), and a heartbeat line while a long compile prints nothing.
+    pub fn relay(stderr: impl std::io::Read + Send + 'static) -> String {
+        let (lines, received) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let started = Instant::now();
+        let mut text = String::new();
+        let mut compiling: Vec<String> = Vec::new();
+        let mut last_said = Instant::now();
+        let mut said_anything = false;
+        loop {
+            match received.recv_timeout(HEARTBEAT) {
+                Ok(line) => {
+                    let plain = super::strip_ansi(&line);
+                    if let Some(name) = compiled_crate(&plain) {
+                        compiling.push(name.to_string());
+                        if compiling.len() > 1 || !is_local(&plain) {
+                            eprintln!(
+                                "{}",
+                                crate::engine::term::dim(&format!(
+                                    "   compiling {name} ({} s)",
+                                    started.elapsed().as_secs()
+                                ))
+                            );
+                            said_anything = true;
+                            last_said = Instant::now();
+                        }
+                    }
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if (said_anything || started.elapsed() > HEARTBEAT) && last_said.elapsed() >= HEARTBEAT
+            {
+                let current = compiling.last().map_or("the exercise", String::as_str);
+                eprintln!(
+                    "{}",
+                    crate::engine::term::dim(&format!(
+                        "   … still compiling ({current}; {} s so far)",
+                        started.elapsed().as_secs()
+                    ))
+                );
+                said_anything = true;
+                last_said = Instant::now();
+            }
+        }
+        text
+    }
+
+    /// `   Compiling tokio v1.48.0` → `tokio`.
+    fn compiled_crate(plain: &str) -> Option<&str> {
+        plain
+            .trim_start()
+            .strip_prefix("Compiling ")?
+            .split(' ')
+            .next()
+    }
+
+    /// A workspace crate (`Compiling ex06-processes v0.1.0 (/kit/exercises/06-processes)`).
+    fn is_local(plain: &str) -> bool {
+        plain.trim_end().ends_with(')') && plain.contains(" (/")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn cargo_s_compiling_lines_name_the_crate_and_where_it_lives() {
+            let dependency = "   Compiling tokio v1.48.0";
+            let local = "   Compiling ex06-processes v0.1.0 (/kit/exercises/06-processes)";
+            assert_eq!(super::compiled_crate(dependency), Some("tokio"));
+            assert_eq!(super::compiled_crate(local), Some("ex06-processes"));
+            assert!(!super::is_local(dependency) && super::is_local(local));
+            assert_eq!(super::compiled_crate("    Finished `test` profile"), None);
+        }
+    }
+}
+
 /// Set by `verify`: builds must not touch `Cargo.lock` (a learner's `check` may, when the lesson is
 /// adding a dependency).
 static LOCKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -98,6 +202,24 @@ pub fn build_standalone_app(
     run_build(command, dir)
 }
 
+/// [`build`] with Cargo's `-vv`, which shows each `rustc` command Cargo runs and the variables it
+/// sets: the package's own invocations come back with the build, for [`crate::engine::replay`].
+pub fn build_recorded(
+    root: &Path,
+    package: &str,
+    build_env: &BTreeMap<String, String>,
+) -> Result<(Build, Vec<crate::engine::replay::Invocation>)> {
+    let command = cargo_build_command(
+        root,
+        &["test", "--no-run", "-vv", "--package", package],
+        package,
+        true,
+        build_env,
+    );
+    let (build, stderr) = run_build_output(command, root)?;
+    Ok((build, crate::engine::replay::invocations(&stderr, package)))
+}
+
 fn cargo_build(
     root: &Path,
     args: &[&str],
@@ -105,6 +227,19 @@ fn cargo_build(
     incremental: bool,
     build_env: &BTreeMap<String, String>,
 ) -> Result<Build> {
+    run_build(
+        cargo_build_command(root, args, package, incremental, build_env),
+        root,
+    )
+}
+
+fn cargo_build_command(
+    root: &Path,
+    args: &[&str],
+    package: &str,
+    incremental: bool,
+    build_env: &BTreeMap<String, String>,
+) -> Command {
     let mut command = cargo_command();
     command.current_dir(root).envs(build_env).args(args);
     if LOCKED.load(std::sync::atomic::Ordering::SeqCst) {
@@ -123,17 +258,37 @@ fn cargo_build(
             &format!("profile.dev.package.{package}.incremental=true"),
         ]);
     }
-    run_build(command, root)
+    command
 }
 
 /// Runs a cargo build command and sorts its human output into executables and diagnostics.
-fn run_build(mut command: Command, root: &Path) -> Result<Build> {
-    let output = command
+fn run_build(command: Command, root: &Path) -> Result<Build> {
+    Ok(run_build_output(command, root)?.0)
+}
+
+/// [`run_build`], and Cargo's stderr as it was.
+fn run_build_output(mut command: Command, root: &Path) -> Result<(Build, String)> {
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .context("cannot run cargo")?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr_pipe = child.stderr.take().context("cargo's stderr")?;
+    let stderr = if PROGRESS.load(std::sync::atomic::Ordering::SeqCst) {
+        progress::relay(stderr_pipe)
+    } else {
+        let mut text = String::new();
+        std::io::BufReader::new(stderr_pipe)
+            .read_to_string(&mut text)
+            .context("cannot read cargo's output")?;
+        text
+    };
+    let output = std::process::Output {
+        status: child.wait().context("cannot wait for cargo")?,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    let stderr = std::borrow::Cow::<str>::Owned(stderr);
     let diagnostics = diagnostics(&stderr);
     if !output.status.success() {
         let mut errors: Vec<String> = diagnostics
@@ -145,14 +300,18 @@ fn run_build(mut command: Command, root: &Path) -> Result<Build> {
             // Not a compile error (a bad manifest, a missing package): show cargo's own words.
             errors.push(stderr.trim().to_string());
         }
-        return Ok(Build::Failed { errors });
+        return Ok((Build::Failed { errors }, stderr.into_owned()));
     }
     let executables = stderr
         .lines()
         .map(strip_ansi)
         .filter(|line| line.trim_start().starts_with("Executable "))
         .filter_map(|line| {
-            let path = line.rsplit_once('(')?.1.strip_suffix(')')?;
+            // `Executable <source> (<path>)`, or with `-v`, `Executable \`<path>\``.
+            let path = match line.rsplit_once('(') {
+                Some((_, rest)) => rest.strip_suffix(')')?,
+                None => line.split('`').nth(1)?,
+            };
             Some(root.join(path))
         })
         .collect();
@@ -161,10 +320,13 @@ fn run_build(mut command: Command, root: &Path) -> Result<Build> {
         .filter(|(level, _)| *level == Level::Warning)
         .map(|(_, text)| text)
         .collect();
-    Ok(Build::Built {
-        executables,
-        warnings,
-    })
+    Ok((
+        Build::Built {
+            executables,
+            warnings,
+        },
+        stderr.into_owned(),
+    ))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,13 +350,16 @@ fn diagnostics(stderr: &str) -> Vec<(Level, String)> {
         } else {
             None
         };
+        // With `-vv`, a build script's output: `[ring 0.17.14] cargo:rerun-if-changed=…`.
+        let script_output = plain.starts_with('[') && plain.contains("] ");
         let status = plain.starts_with("  ")
             && plain
                 .trim_start()
                 .split(' ')
                 .next()
                 .is_some_and(is_status_word)
-            || is_summary(&plain);
+            || is_summary(&plain)
+            || script_output;
         if let Some(level) = starts {
             found.extend(current.take());
             current = Some((level, format!("{line}\n")));
@@ -213,7 +378,14 @@ fn diagnostics(stderr: &str) -> Vec<(Level, String)> {
 }
 
 fn is_summary(plain: &str) -> bool {
-    plain.starts_with("error: could not compile")
+    // With `-vv`, Cargo also relays dependencies' build-script warnings
+    // (`warning: generic-array@0.14.9: …`): not the package's.
+    let script_warning = plain
+        .strip_prefix("warning: ")
+        .and_then(|rest| rest.split_once(": "))
+        .is_some_and(|(source, _)| source.contains('@') && !source.contains(' '));
+    script_warning
+        || plain.starts_with("error: could not compile")
         || plain.starts_with("warning: build failed")
         || plain.starts_with("error: aborting due to")
         || (plain.starts_with("warning: `") && plain.contains(" generated "))
@@ -229,6 +401,7 @@ fn is_status_word(word: &str) -> bool {
             | "Blocking"
             | "Running"
             | "Fresh"
+            | "Dirty"
             | "Updating"
             | "Locking"
             | "Adding"
@@ -311,7 +484,12 @@ pub fn run(
     filter: Option<&str>,
     judged: Option<&Judged>,
 ) -> Result<Vec<Outcome>> {
-    let expected = list(executable, cwd, filter)?;
+    // The list is only needed at the end: ask for it while the checks run.
+    let listing = {
+        let (executable, cwd) = (executable.to_path_buf(), cwd.to_path_buf());
+        let filter = filter.map(str::to_string);
+        std::thread::spawn(move || list(&executable, &cwd, filter.as_deref()))
+    };
     let mut command = Command::new(executable);
     if let Some(judged) = judged {
         judged.point(&mut command, executable);
@@ -356,18 +534,24 @@ pub fn run(
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if started.elapsed() > RUN_LIMIT {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    // Waited for in a thread, so the end of the run is seen at once (not at the next poll) and
+    // the time limit still holds.
+    let (ended, end) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let status = child.wait();
+        let _ = ended.send(());
+        status
+    });
+    let in_time = end.recv_timeout(RUN_LIMIT).is_ok();
     // Whatever the checks started and did not stop, and the binary itself on a time-out.
     let _ = killpg(group, Signal::SIGKILL);
-    let _ = child.wait();
+    let status = waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("the thread waiting for the checks panicked"))??;
+    let expected = listing
+        .join()
+        .map_err(|_| anyhow::anyhow!("the thread listing the checks panicked"))??;
+    let status = in_time.then_some(status);
     let Some(status) = status else {
         bail!(
             "the checks themselves did not finish: they took longer than {RUN_LIMIT:?} and were stopped"
@@ -633,6 +817,15 @@ error: could not compile `ex06-processes` (bin \"ex06-processes\") due to 1 prev
             "{}",
             found[1].1
         );
+    }
+
+    #[test]
+    fn a_dependency_s_build_script_warning_is_not_the_package_s() {
+        let stderr = "warning: generic-array@0.14.9: generic-array 0.14 is deprecated\n\
+                      warning: unused variable: `x`\n";
+        let found = diagnostics(stderr);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.starts_with("warning: unused variable"));
     }
 
     #[test]

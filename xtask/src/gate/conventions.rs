@@ -60,9 +60,10 @@ fn read(path: &Path) -> Result<Value> {
     toml::from_str(&text).with_context(|| format!("{} does not parse", path.display()))
 }
 
-/// Every crate's Cargo.toml: xtask, the harness, kit-deps, each available exercise and solution.
+/// Every crate's Cargo.toml: xtask, the harness, kit-deps, kit-common, each available exercise and
+/// solution.
 fn crate_manifests(root: &Path, manifest: &Manifest) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = ["xtask", "kit/harness", "kit/deps"]
+    let mut found: Vec<PathBuf> = ["xtask", "kit/harness", "kit/deps", "kit/common"]
         .iter()
         .map(|dir| root.join(dir).join("Cargo.toml"))
         .collect();
@@ -122,7 +123,7 @@ fn kit_deps_lists_everything(root: &Path, shared: &BTreeSet<String>) -> Result<(
         .and_then(Value::as_table)
         .map(|table| table.keys().cloned().collect())
         .unwrap_or_default();
-    let path_crates = ["kit-deps", "kit-harness"];
+    let path_crates = ["kit-deps", "kit-harness", "kit-common"];
     let missing: Vec<&String> = shared
         .iter()
         .filter(|name| !path_crates.contains(&name.as_str()) && !listed.contains(*name))

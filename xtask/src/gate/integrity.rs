@@ -13,14 +13,21 @@ use std::path::{Path, PathBuf};
 
 const RECORD: &str = "kit/checks/SHIPPED";
 
-/// The files every factor's checks are made of (the harness), relative to the kit's root.
+/// The crates every factor's checks are made of: the harness, and `kit-common` (the manifest and
+/// service settings it reads).
+const HARNESS_CRATES: [&str; 2] = ["kit/harness", "kit/common"];
+
+/// The files every factor's checks are made of, relative to the kit's root.
 fn harness_files(root: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> =
-        crate::engine::progress::files_under(&root.join("kit/harness/src"))
-            .into_iter()
-            .filter_map(|file| file.strip_prefix(root).ok().map(Path::to_path_buf))
-            .collect();
-    files.push(PathBuf::from("kit/harness/Cargo.toml"));
+    let mut files = Vec::new();
+    for krate in HARNESS_CRATES {
+        files.extend(
+            crate::engine::progress::files_under(&root.join(krate).join("src"))
+                .into_iter()
+                .filter_map(|file| file.strip_prefix(root).ok().map(Path::to_path_buf)),
+        );
+        files.push(PathBuf::from(krate).join("Cargo.toml"));
+    }
     files.sort();
     files
 }
@@ -83,7 +90,12 @@ pub fn edited_checks(root: &Path, factor: &Factor) -> Vec<String> {
     relevant.extend(
         shipped
             .keys()
-            .filter(|file| file.starts_with("kit/harness/") && !now.contains_key(*file))
+            .filter(|file| {
+                HARNESS_CRATES
+                    .iter()
+                    .any(|krate| file.starts_with(&format!("{krate}/")))
+                    && !now.contains_key(*file)
+            })
             .cloned(),
     );
     relevant.sort();

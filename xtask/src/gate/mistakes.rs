@@ -76,10 +76,11 @@ pub fn all_caught(root: &Path, factor: &Factor, repeat: u32) -> Result<String> {
     Ok(format!("{} mistakes caught{runs}", mistakes.len()))
 }
 
-/// `verify`'s promise to learners: the exercise, with the solution's files copied over it (its
-/// `src/` replacing the exercise's, plus any file it adds, such as a `Procfile` or `build.rs`, and
-/// the dependencies its `Cargo.toml` adds), passes every check. Built as a standalone copy, like a
-/// mistake, so the learner's exercise folder is never touched. Built once, judged `repeat` times.
+/// `verify`'s promise to learners: the exercise, with the solution applied over it as `cargo xtask
+/// solution N --apply` applies it (`crate::engine::apply`: its `src/` replacing the exercise's,
+/// plus any file it adds, such as a `Procfile` or `build.rs`, and the dependencies its `Cargo.toml`
+/// adds), passes every check. Built as a standalone copy, like a mistake, so the learner's exercise
+/// folder is never touched. Built once, judged `repeat` times.
 pub fn solution_applied_is_green(root: &Path, factor: &Factor, repeat: u32) -> Result<String> {
     let built = verify::built(root, factor, false)?;
     let package = format!("applied{:02}-{}", factor.number, factor.slug);
@@ -88,25 +89,12 @@ pub fn solution_applied_is_green(root: &Path, factor: &Factor, repeat: u32) -> R
         std::fs::remove_dir_all(&copy)?;
     }
     let exercise = root.join(&factor.exercise);
-    let solution = root.join(&factor.solution);
     for file in crate::engine::progress::files_under(&exercise) {
-        let relative = file.strip_prefix(&exercise)?;
-        if !relative.starts_with("src") {
-            copy_file(&file, &copy.join(relative))?;
-        }
+        copy_file(&file, &copy.join(file.strip_prefix(&exercise)?))?;
     }
-    let mut added = Vec::new();
-    for file in crate::engine::progress::files_under(&solution) {
-        let relative = file.strip_prefix(&solution)?;
-        if relative != Path::new("Cargo.toml") && relative != Path::new("README.md") {
-            if !relative.starts_with("src") && !exercise.join(relative).exists() {
-                added.push(relative.display().to_string());
-            }
-            copy_file(&file, &copy.join(relative))?;
-        }
-    }
-    let manifest = with_dependencies_of(&copy.join("Cargo.toml"), &solution.join("Cargo.toml"))?;
-    std::fs::write(copy.join("Cargo.toml"), manifest)?;
+    // What `cargo xtask solution N --apply` does to a learner's exercise, done to the copy.
+    let applied = crate::engine::apply::solution_over(root, factor, &copy)?;
+    let added = applied.added_files;
     let exercise_package = Factor::package(root, &factor.exercise)?;
     let manifest =
         standalone_manifest(root, &copy.join("Cargo.toml"), &exercise_package, &package)?;
@@ -140,22 +128,6 @@ fn copy_file(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to.parent().unwrap_or(Path::new(".")))?;
     std::fs::copy(from, to).with_context(|| format!("cannot copy {}", from.display()))?;
     Ok(())
-}
-
-/// `manifest` (an exercise's Cargo.toml) with the `[dependencies]` the solution's has and it lacks:
-/// the lines a learner adds when the lesson is a dependency (Factor II).
-fn with_dependencies_of(manifest: &Path, solution: &Path) -> Result<String> {
-    let mut exercise: Table = toml::from_str(&std::fs::read_to_string(manifest)?)?;
-    let solution: Table = toml::from_str(&std::fs::read_to_string(solution)?)?;
-    if let (Some(Value::Table(mine)), Some(Value::Table(theirs))) = (
-        exercise.get_mut("dependencies"),
-        solution.get("dependencies"),
-    ) {
-        for (name, spec) in theirs {
-            mine.entry(name.clone()).or_insert_with(|| spec.clone());
-        }
-    }
-    Ok(toml::to_string(&exercise)?)
 }
 
 fn caught(

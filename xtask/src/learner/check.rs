@@ -3,7 +3,7 @@
 use crate::Verdict;
 use crate::engine::manifest::{Factor, Manifest};
 use crate::engine::testrun::{self, Build, Outcome};
-use crate::engine::{progress, services, term};
+use crate::engine::{progress, replay, services, term};
 use crate::gate::integrity;
 use crate::learner::status;
 use anyhow::Result;
@@ -66,6 +66,16 @@ pub fn run(
             return Ok(Verdict::Red);
         }
         Ok(built) => {
+            if options.verbose {
+                let how = match built.how {
+                    replay::How::Cargo => "built by Cargo",
+                    replay::How::Unchanged => "nothing changed since the last build",
+                    replay::How::Replayed => {
+                        "only the exercise's sources changed: Cargo's last rustc command replayed"
+                    }
+                };
+                writeln!(out, "{}", term::dim(&format!("  ({how})")))?;
+            }
             if !built.warnings.is_empty() {
                 writeln!(
                     out,
@@ -90,7 +100,14 @@ pub fn run(
     }
     // Recorded first, so the next step is the one `cargo xtask` alone now shows.
     let next = status::next_factor(root, manifest);
-    let verdict = report(factor, &outcomes, &options, next, out)?;
+    let verdict = report(
+        factor,
+        &outcomes,
+        &options,
+        next,
+        status::all_green(manifest),
+        out,
+    )?;
     if let Some(warning) = integrity::warning(root, factor) {
         write!(out, "\n{}", term::wrap(&format!("⚠ {warning}"), 0))?;
     }
@@ -105,6 +122,8 @@ pub struct Built {
     pub warnings: Vec<String>,
     /// `None`: the exercise the checks were compiled with; else the solution.
     pub judged: Option<testrun::Judged>,
+    /// How the exercise (and its checks) were built.
+    pub how: replay::How,
 }
 
 /// Builds the factor's checks, which are compiled with its exercise (incrementally: the
@@ -116,20 +135,22 @@ pub fn build(
     solution: bool,
 ) -> Result<std::result::Result<Built, (String, Vec<String>)>> {
     let exercise = Factor::package(root, &factor.exercise)?;
-    let (executables, exercise_warnings) =
-        match testrun::build(root, &exercise, true, &factor.build_env)? {
-            Build::Failed { errors } => return Ok(Err((exercise, errors))),
-            Build::Built {
-                executables,
-                warnings,
-            } => (executables, warnings),
-        };
+    // Replayed when only the exercise's sources changed (no second Cargo start-up).
+    let (exercise_build, how) = replay::build(root, &exercise, &factor.build_env)?;
+    let (executables, exercise_warnings) = match exercise_build {
+        Build::Failed { errors } => return Ok(Err((exercise, errors))),
+        Build::Built {
+            executables,
+            warnings,
+        } => (executables, warnings),
+    };
     if !solution {
         return Ok(Ok(Built {
             package: exercise,
             executables,
             warnings: exercise_warnings,
             judged: None,
+            how,
         }));
     }
     let package = Factor::package(root, &factor.solution)?;
@@ -143,6 +164,7 @@ pub fn build(
             package,
             executables,
             warnings,
+            how,
         })),
     }
 }
@@ -173,12 +195,14 @@ fn report_compile_errors(
 }
 
 /// One line per check, then each failure's explanation, then the learner's next step (not when a
-/// maintainer checks the reference solution). `next` is the first factor not yet green, if any.
+/// maintainer checks the reference solution). `next` is the first factor not yet green, if any;
+/// `all_green` what to say when there is none ([`status::all_green`]).
 pub fn report(
     factor: &Factor,
     outcomes: &[Outcome],
     options: &Options,
     next: Option<&Factor>,
+    all_green: &str,
     out: &mut impl Write,
 ) -> Result<Verdict> {
     if outcomes.is_empty() {
@@ -195,7 +219,7 @@ pub fn report(
     let judged = explain_not_checkable(outcomes, out)?;
     writeln!(out)?;
     if failures.is_empty() {
-        green_footer(factor, judged, options, next, out)?;
+        green_footer(factor, judged, options, next, all_green, out)?;
         Ok(Verdict::Green)
     } else {
         red_footer(factor, judged - failures.len(), judged, options, out)?;
@@ -263,6 +287,7 @@ fn green_footer(
     checks: usize,
     options: &Options,
     next: Option<&Factor>,
+    all_green: &str,
     out: &mut impl Write,
 ) -> Result<()> {
     let done = if options.solution {
@@ -286,7 +311,7 @@ fn green_footer(
             next.number,
             next.heading()
         )?,
-        None => writeln!(out, "Every factor available so far is green.")?,
+        None => writeln!(out, "{all_green}")?,
     }
     Ok(())
 }
@@ -340,7 +365,8 @@ mod tests {
             verbose,
         };
         let next = manifest.find("10").ok();
-        let verdict = report(factor, outcomes, &options, next, &mut out).unwrap();
+        let all_green = crate::learner::status::all_green(&manifest);
+        let verdict = report(factor, outcomes, &options, next, all_green, &mut out).unwrap();
         (verdict, String::from_utf8(out).unwrap())
     }
 

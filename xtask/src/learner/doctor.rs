@@ -2,7 +2,7 @@
 
 use crate::Verdict;
 use crate::engine::manifest::{Manifest, Service};
-use crate::engine::services::{self, local};
+use crate::engine::services::{self, Reach, local};
 use crate::engine::settings::{Settings, masked};
 use crate::engine::term;
 use anyhow::Result;

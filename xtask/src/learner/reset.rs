@@ -51,10 +51,7 @@ pub fn run(root: &Path, factors: &[&Factor], out: &mut impl Write) -> Result<Ver
             writeln!(out, "{dir} is as shipped already: nothing to reset.")?;
             continue;
         }
-        let backup = root
-            .join(".backups")
-            .join(format!("{}-{stamp}", factor.dir_name()));
-        let copied = back_up(&root.join(&factor.exercise), &backup)?;
+        let (backup, copied) = back_up_exercise(root, factor, &stamp)?;
         // Remove first, so files the learner added do not survive the reset; they are in the backup.
         std::fs::remove_dir_all(root.join(&factor.exercise))?;
         let restore = git(
@@ -89,6 +86,29 @@ pub fn run(root: &Path, factors: &[&Factor], out: &mut impl Write) -> Result<Ver
         )?;
     }
     Ok(Verdict::Green)
+}
+
+/// Copies the learner's version of `factor`'s exercise to `.backups/<NN-slug>-<stamp>/`; the
+/// backup folder and how many files went there.
+fn back_up_exercise(root: &Path, factor: &Factor, stamp: &str) -> Result<(PathBuf, usize)> {
+    let backup = root
+        .join(".backups")
+        .join(format!("{}-{stamp}", factor.dir_name()));
+    let copied = back_up(&root.join(&factor.exercise), &backup)?;
+    Ok((backup, copied))
+}
+
+/// [`back_up_exercise`] stamped now (`cargo xtask solution N --apply` keeps the learner's version
+/// as `reset` does), and the one command that brings it back.
+pub fn back_up_now(root: &Path, factor: &Factor) -> Result<(PathBuf, usize, String)> {
+    let stamp = utc_stamp(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs());
+    let (backup, copied) = back_up_exercise(root, factor, &stamp)?;
+    let dir = factor.exercise.display();
+    let restore = format!(
+        "rm -rf {dir} && cp -R {} {dir}",
+        backup.strip_prefix(root).unwrap_or(&backup).display()
+    );
+    Ok((backup, copied, restore))
 }
 
 /// Whether `dir` is exactly as in `source`: no file changed, removed or added.

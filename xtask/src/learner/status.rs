@@ -66,6 +66,15 @@ pub fn next_factor<'m>(root: &Path, manifest: &'m Manifest) -> Option<&'m Factor
         .find(|factor| !matches!(progress::state(root, factor), State::Green { .. }))
 }
 
+/// The one sentence every command says when nothing is left to fix.
+pub fn all_green(manifest: &Manifest) -> &'static str {
+    if manifest.available().count() == manifest.factors.len() {
+        "Every factor is green: you fixed all twelve."
+    } else {
+        "Every factor available so far is green."
+    }
+}
+
 /// `cargo xtask` alone: the table and the next step.
 pub fn overview(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Verdict> {
     let green = manifest
@@ -95,8 +104,9 @@ pub fn overview(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Resul
         )?,
         None => writeln!(
             out,
-            "Every factor is green: you fixed all twelve. What next, applying them to your own \
-             service: the book's last page (`cargo xtask book --open`, \"What next\")."
+            "{} What next, applying them to your own service: the book's last page (`cargo xtask \
+             book --open`, \"What next\").",
+            all_green(manifest)
         )?,
     }
     Ok(Verdict::Green)

@@ -1,0 +1,14 @@
+//! What xtask and the test harness must agree on, in one place.
+//!
+//! Both read the same facts, and a fact resolved in two places drifts (it did: with
+//! `DATABASE_URL=` set empty, xtask started one Postgres and the checks talked to another). So:
+//!
+//! - [`settings`]: where Postgres and Redis are (the environment, then `.env`, then
+//!   `.env.example`, an empty value counting as unset everywhere);
+//! - [`manifest`]: `factors.toml`, the kit's one list of factors, parsed by one struct.
+//!
+//! It depends only on crates the harness already builds with, so the exercises' builds gain one
+//! small crate and no dependency.
+
+pub mod manifest;
+pub mod settings;
