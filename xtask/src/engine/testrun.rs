@@ -85,6 +85,7 @@ pub fn show_progress() {
 mod progress {
     use std::io::BufRead;
     use std::sync::mpsc;
+    use std::time::{Duration, Instant};
 
     /// With nothing new to say, a line at least this often.
     const HEARTBEAT: Duration = Duration::from_secs(3);
