@@ -38,7 +38,7 @@ const ENDLESS_MS: u64 = 60_000;
 const STOP_ACCEPTING_BOUND: Duration = Duration::from_secs(1);
 
 /// After the signal, the process must have exited within this: half the 10 s that `docker stop`
-/// and Kubernetes give before they SIGKILL.
+/// gives before it SIGKILLs (Kubernetes gives 30 s by default, `terminationGracePeriodSeconds`).
 const EXIT_BOUND: Duration = Duration::from_secs(5);
 
 /// How long the webhook holds the delivery a worker is making when it is signalled.
