@@ -300,7 +300,11 @@ fn listens_on_no_port_but_the_one_it_is_given() {
         tree.extend(kit_harness::procfs::descendants(app.pid()));
         let others: Vec<(u32, SocketAddr)> = tree
             .iter()
-            .flat_map(|&pid| listening_sockets(pid).into_iter().map(move |addr| (pid, addr)))
+            .flat_map(|&pid| {
+                listening_sockets(pid)
+                    .into_iter()
+                    .map(move |addr| (pid, addr))
+            })
             .filter(|(_, addr)| addr.port() != port)
             .collect();
         if !others.is_empty() || Instant::now() >= watch_until {
