@@ -7,4 +7,5 @@ pub mod devcontainer;
 pub mod integrity;
 pub mod lesson_records;
 pub mod mistakes;
+pub mod snapshots;
 pub mod verify;

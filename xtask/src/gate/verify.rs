@@ -8,7 +8,7 @@
 use crate::engine::manifest::{Factor, Manifest, Service};
 use crate::engine::testrun::{self, Outcome};
 use crate::engine::{services, term, tools};
-use crate::gate::{conventions, devcontainer, integrity, lesson_records, mistakes};
+use crate::gate::{conventions, devcontainer, integrity, lesson_records, mistakes, snapshots};
 use crate::learner::check;
 use crate::{Verdict, book};
 use anyhow::{Context, Result, bail, ensure};
@@ -63,6 +63,9 @@ pub fn run(
             "crate conventions (dependencies, check targets, hints)",
             || conventions::check(root, manifest),
         ),
+        step("snapshots keep what earlier factors taught", || {
+            snapshots::agree(root, manifest)
+        }),
         step("kit/checks/SHIPPED records the checks as they are", || {
             integrity::check_record(root)
         }),

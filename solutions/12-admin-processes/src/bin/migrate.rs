@@ -15,6 +15,7 @@ mod config;
 mod db;
 // ANCHOR_END: shared
 
+use anyhow::Context;
 use config::Config;
 use tracing_subscriber::EnvFilter;
 
@@ -36,8 +37,16 @@ async fn run() -> anyhow::Result<()> {
     // sqlx logs Postgres's notices ("relation ... already exists, skipping") at info level: noise
     // in an admin task's short log, whose lines should each say what the task did.
     tracing_subscriber::fmt()
+        // Unset means the default; a RUST_LOG that does not parse stops the process, as Factor XI
+        // teaches, instead of being ignored.
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+            EnvFilter::try_new(
+                std::env::var("RUST_LOG")
+                    .ok()
+                    .filter(|value| !value.is_empty())
+                    .unwrap_or_else(|| "info,sqlx=warn".into()),
+            )
+            .context("RUST_LOG is not a valid log filter")?,
         )
         .init();
 
