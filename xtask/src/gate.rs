@@ -5,6 +5,7 @@ pub mod bench;
 pub mod conventions;
 pub mod devcontainer;
 pub mod integrity;
+pub mod kept_checks;
 pub mod lesson_records;
 pub mod mistakes;
 pub mod snapshots;

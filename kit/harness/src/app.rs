@@ -713,7 +713,8 @@ impl Drop for App {
             crate::lesson(3).fail(
                 "the-fix",
                 format!(
-                    "{} wrote {carrier} to its output (shown as {LEAKED} in the output above): \
+                    "{} wrote {carrier} to its output (the app's output, shown with this \
+                     failure, marks it {LEAKED}): \
                      logs are read by many people and kept for a long time, so whoever reads them \
                      could use it. Log a URL with its password replaced (`*****`), or leave the \
                      secret out",

@@ -8,7 +8,9 @@
 use crate::engine::manifest::{Factor, Manifest, Service};
 use crate::engine::testrun::{self, Outcome};
 use crate::engine::{services, term, tools};
-use crate::gate::{conventions, devcontainer, integrity, lesson_records, mistakes, snapshots};
+use crate::gate::{
+    conventions, devcontainer, integrity, kept_checks, lesson_records, mistakes, snapshots,
+};
 use crate::learner::check;
 use crate::{Verdict, book};
 use anyhow::{Context, Result, bail, ensure};
@@ -81,6 +83,10 @@ pub fn run(
         ));
         steps.push(step(format!("solution {name} is green"), move || {
             repeated(repeat, || solution_is_green(root, factor))
+        }));
+        let kept = format!("solution {name} still passes the earlier checks it keeps");
+        steps.push(step(kept, move || {
+            kept_checks::still_pass(root, manifest, factor)
         }));
         steps.push(step(
             format!("exercise {name} with the solution's files copied over it is green"),
