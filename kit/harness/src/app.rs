@@ -44,14 +44,29 @@ pub enum Stream {
 /// Configures one run of the app; [`AppBuilder::spawn`] starts it.
 #[derive(Debug, Clone)]
 pub struct AppBuilder {
+    /// The executable: usually [`crate::app_binary!`], so the same check judges the exercise, the
+    /// solution or any app xtask names.
     binary: PathBuf,
+    /// How failure messages name the process (`replica A`): a check with three apps running must
+    /// say which one misbehaved.
     name: String,
     args: Vec<String>,
+    /// The whole environment the app gets (it starts cleared): a check states every input, so an
+    /// app cannot pass on something the developer's shell happened to export.
     env: BTreeMap<String, String>,
+    /// Values to mask in everything printed about the app, and to look for in its output (a leak
+    /// fails the test). Passwords inside URLs in `env` are added when the app starts.
     secrets: Vec<String>,
+    /// The working directory, when a check needs a particular one (a release directory); by
+    /// default a fresh temp directory, so the app finds no source tree and no `.env` by accident.
     cwd: Option<PathBuf>,
+    /// Files written into the cwd before the start (a `.env`), relative to it.
     files: Vec<(PathBuf, String)>,
+    /// What readiness means: `GET` on this path answers 2xx (`/health`, the kit's contract), or,
+    /// without one, the port accepts a connection.
     ready_path: Option<String>,
+    /// A port the check chose (to take it away, or reuse it after a restart); otherwise one is
+    /// leased from [`crate::ports`].
     port: Option<u16>,
 }
 
@@ -374,14 +389,31 @@ where
 
 /// A running (or exited) app. Dropping it kills the process.
 pub struct App {
+    /// How failure messages name it (see [`AppBuilder::name`]).
     name: String,
+    /// The port in its `PORT`, leased for the life of the test process, so that no other check
+    /// gets it while this app may still use it, and readiness can insist this very process listens
+    /// there ([`App::listens_on_its_port`]).
     port: u16,
+    /// The environment it was started with, printed (secrets masked) when a test fails: the first
+    /// thing to know about a process that misbehaved.
     env: BTreeMap<String, String>,
+    /// Every secret handed to it: masked in any output the harness prints, and looked for in its
+    /// output when it is dropped (Factor III's lesson holds in every factor).
     secrets: Vec<String>,
+    /// The process itself: killed and reaped on drop, so no app outlives its test.
     child: Child,
+    /// Its exit status once seen: `try_wait` reaps the process, so the status is kept for the
+    /// checks that ask again.
     exit: Option<ExitStatus>,
+    /// Every line of stdout and stderr, with when it was read: filled by the reader threads while
+    /// the app runs, so a check can wait for a line (logs must stream, not arrive at exit).
     lines: Arc<Mutex<Vec<Line>>>,
+    /// The threads reading stdout and stderr; joined once the process has exited, so that
+    /// [`App::output`] then holds everything it wrote.
     readers: Vec<thread::JoinHandle<()>>,
+    /// Its private temp directory (default cwd, `HOME` and `TMPDIR`), removed with the `App`: what
+    /// the app writes there disappears with the test.
     home: TempDir,
 }
 
