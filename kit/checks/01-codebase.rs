@@ -8,9 +8,11 @@
 //! about the repository the package lives in.
 
 use kit_harness::app::READY_TIMEOUT;
+use kit_harness::fresh_copy::FreshCopy;
 use kit_harness::{App, AppBuilder, Binary, Lesson, Package, app_package_dir, lesson};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -447,4 +449,137 @@ fn every_deploy_names_the_commit_it_was_built_from() {
             });
         }
     }
+}
+
+/// What one binary of the throwaway copy answered to `GET /version`: the commit, or why none.
+fn version_of(binary: &Binary, deploy: &Deploy) -> Result<(String, Option<bool>), String> {
+    let app = start(binary, deploy)?;
+    let reply = app.get("/version");
+    let body = reply.json::<Value>().unwrap_or(Value::Null);
+    match body["commit"].as_str().filter(|_| reply.status == 200) {
+        Some(commit) => Ok((commit.to_string(), body["dirty"].as_bool())),
+        None => Err(format!(
+            "it answered GET /version with {} {:?}: no \"commit\"",
+            reply.status, reply.body
+        )),
+    }
+}
+
+/// The commit comes from git when the binary is built, and again whenever `HEAD` moves: a build
+/// made from a fresh commit in a throwaway copy of the package names that commit, once the copy
+/// (and with it any repository) is out of reach. A commit written into the code, a build script
+/// that does not rerun when `HEAD` moves, and an app that asks git when it runs all name another.
+#[test]
+fn a_build_from_a_fresh_commit_names_that_commit_out_of_reach() {
+    let section = "which-commit-is-this";
+    let mut copy = FreshCopy::new(Path::new(app_package_dir!())).unwrap_or_else(|err| {
+        panic!("the check could not make a throwaway copy of the package: {err}")
+    });
+    let committed = |copy: &FreshCopy, message: &str| {
+        copy.commit(message).unwrap_or_else(|err| {
+            panic!("Factor I's checks commit a throwaway copy, and git could not: {err}")
+        })
+    };
+    let built = |copy: &FreshCopy, what: &str, check_only: bool| {
+        let result = if check_only {
+            copy.check()
+        } else {
+            copy.build()
+        };
+        if let Err(errors) = result {
+            codebase().fail(
+                section,
+                format!(
+                    "a copy of the package's folder, committed to a repository of its own, does \
+                     not build ({what}): one codebase holds everything its build needs. Cargo \
+                     said:\n{errors}"
+                ),
+            );
+        }
+    };
+    let first = committed(&copy, "a throwaway copy of the package");
+    built(&copy, "the first build", true);
+    let second = committed(&copy, "HEAD moves, no file changes");
+    built(&copy, "after HEAD moved", false);
+    let deploy = Deploy::production();
+    let in_reach: Vec<Result<(String, Option<bool>), String>> = copy
+        .binaries()
+        .iter()
+        .map(|binary| version_of(binary, &deploy))
+        .collect();
+    copy.put_out_of_reach()
+        .unwrap_or_else(|err| panic!("the check could not hide the throwaway copy: {err}"));
+    let how = format!(
+        "A copy of the package was committed to a throwaway repository ({}), built, committed again \
+         (HEAD moved from {} to {}, no file changed) and built again; then the copy was moved out \
+         of reach and its binaries run.",
+        copy.dir().display(),
+        short(&first),
+        short(&second)
+    );
+    for (binary, seen_in_reach) in copy.binaries().iter().zip(in_reach) {
+        let who = format!("{} (built from the copy)", binary.name);
+        let (commit, dirty) = match version_of(binary, &deploy) {
+            Ok(answer) => answer,
+            Err(why) => {
+                codebase().fail(section, format!("{how}\n  {who}: {why}.{}", several_note()))
+            }
+        };
+        if commit != second {
+            let asked_at_run_time = matches!(&seen_in_reach, Ok((named, _)) if *named == second);
+            let kit_commit = !commit.is_empty()
+                && commit.chars().all(|c| c.is_ascii_hexdigit())
+                && try_git(&format!("cat-file -e {commit}^{{commit}}")).is_ok();
+            let why = if asked_at_run_time {
+                format!(
+                    "it named {} while the copy was in place, and {commit:?} once it was out of \
+                     reach: it asks git when it runs (a path to the checkout baked in at build \
+                     time). A deploy runs where there is no repository: the build must ask git, \
+                     and compile the answer in",
+                    short(&second)
+                )
+            } else if commit == first {
+                format!(
+                    "it names {}, the commit of the first build: the build script did not run \
+                     again when HEAD moved. Cargo reruns a build script only when a file it names \
+                     with `cargo::rerun-if-changed` changes: name git's HEAD, index and the ref \
+                     HEAD points to (`git rev-parse --git-path ...` says where they are)",
+                    short(&first)
+                )
+            } else if kit_commit {
+                format!(
+                    "it names {commit}, a commit of the kit's own repository, not of the copy it \
+                     was built from: the commit is written into the code, or read from the kit's \
+                     checkout, instead of asked of git by the build"
+                )
+            } else if commit == "unknown" {
+                "the build did not find git or the repository it was built in".to_string()
+            } else {
+                format!(
+                    "it names {commit:?}, which is neither commit: the commit must come from git \
+                     when the binary is built, not be written by hand"
+                )
+            };
+            codebase().fail(
+                section,
+                format!(
+                    "{how}\n  {who} answered GET /version with commit {commit:?}, but the copy's \
+                     HEAD is {second}: {why}.{}",
+                    several_note()
+                ),
+            );
+        }
+        codebase().ensure(dirty == Some(false), section, || {
+            format!(
+                "{how}\n  {who} names commit {second}, and \"dirty\": {}; the copy's files were \
+                 exactly those of that commit, so \"dirty\" must be false.",
+                dirty.map_or("missing".to_string(), |dirty| dirty.to_string())
+            )
+        });
+    }
+}
+
+/// The first 12 characters of a commit, as a message shows it.
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }

@@ -4,8 +4,9 @@
 //! The three stages, as the checks stage them:
 //!
 //! - **Build.** `cargo xtask check 5` builds the package once, with a canary in the build
-//!   environment (`build_env` in `factors.toml`: `NOTICEBOARD_BANNER=canary-…`). Config read by the
-//!   compiler would land in the binary: the canary must not be in its bytes.
+//!   environment for every setting of the contract (`build_env` in `factors.toml`:
+//!   `NOTICEBOARD_BANNER=canary-…`, `RELEASE_ID=canary-…`, ...). Config read by the compiler
+//!   would land in the binary: no canary may be in its bytes.
 //! - **Release.** That one binary runs as several releases, each with its own `RELEASE_ID` and
 //!   banner in its environment; each must behave and report as its own config says, with the
 //!   commit of the one build.
@@ -34,31 +35,50 @@ fn build_release_run() -> &'static Lesson {
 /// The build-time variable the exercise compiles in, and the canary xtask puts in it.
 const BANNER: &str = "NOTICEBOARD_BANNER";
 
-/// What the build environment held in `NOTICEBOARD_BANNER` when this check file was compiled. The
-/// app was built by the same cargo run, with the same environment.
-const BUILT_WITH: Option<&str> = option_env!("NOTICEBOARD_BANNER");
+/// What the build environment held in each setting of the contract when this check file was
+/// compiled. The app was built by the same cargo run, with the same environment. Every setting the
+/// app reads at run time gets a canary, so that no `option_env!` fallback, for any of them, passes.
+const BUILT_WITH: &[(&str, Option<&str>)] = &[
+    ("NOTICEBOARD_BANNER", option_env!("NOTICEBOARD_BANNER")),
+    ("RELEASE_ID", option_env!("RELEASE_ID")),
+    ("PORT", option_env!("PORT")),
+    ("RUST_LOG", option_env!("RUST_LOG")),
+];
+
+/// What the build environment held in `NOTICEBOARD_BANNER`.
+const BUILT_BANNER: Option<&str> = option_env!("NOTICEBOARD_BANNER");
 
 /// How long a release may take to stop when its config is incomplete.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The canary of `factors.toml`; fails unless this build really had it in its environment.
+/// The canaries of `factors.toml`, one per setting of the contract, as `(setting, canary)`; fails
+/// unless this build really had each of them in its environment.
 #[track_caller]
-fn canary() -> &'static str {
-    let Some(canary) = build_release_run().build_env.get(BANNER) else {
-        panic!("factors.toml gives Factor V no `build_env` with {BANNER}: the build has no canary");
-    };
-    if BUILT_WITH != Some(canary.as_str()) {
-        panic!(
-            "this check needs the build that `cargo xtask check 5` makes: with {BANNER}={canary:?} \
-             in the build environment (factors.toml, `build_env`), so that it can look for that \
-             value in the binary. This build had {}. Run `cargo xtask check 5` (`--solution` for \
-             the reference), not `cargo test`.",
-            BUILT_WITH.map_or("no such variable".to_string(), |value| format!(
-                "{BANNER}={value:?}"
-            ))
-        );
-    }
-    canary
+fn canaries() -> Vec<(&'static str, &'static str)> {
+    let build_env = &build_release_run().build_env;
+    BUILT_WITH
+        .iter()
+        .map(|&(setting, built_with)| {
+            let Some(canary) = build_env.get(setting) else {
+                panic!(
+                    "factors.toml gives Factor V no canary for {setting} in its `build_env`: every \
+                     setting of the contract needs one"
+                );
+            };
+            if built_with != Some(canary.as_str()) {
+                panic!(
+                    "this check needs the build that `cargo xtask check 5` makes: with \
+                     {setting}={canary:?} in the build environment (factors.toml, `build_env`), \
+                     so that it can look for that value in the binary. This build had {}. Run \
+                     `cargo xtask check 5` (`--solution` for the reference), not `cargo test`.",
+                    built_with.map_or("no such variable".to_string(), |value| format!(
+                        "{setting}={value:?}"
+                    ))
+                );
+            }
+            (setting, canary.as_str())
+        })
+        .collect()
 }
 
 /// A value no build could have guessed, e.g. `v7-4242-123456789`.
@@ -183,17 +203,30 @@ fn read_binary() -> Vec<u8> {
 /// The build: config in the build environment must not end up in the artefact.
 #[test]
 fn the_build_environment_stays_out_of_the_binary() {
-    let canary = canary();
+    let canaries = canaries();
     let bytes = read_binary();
-    let found = find_all(&bytes, canary.as_bytes());
+    let found: Vec<(&str, &str, usize)> = canaries
+        .iter()
+        .map(|&(setting, canary)| (setting, canary, find_all(&bytes, canary.as_bytes()).len()))
+        .filter(|&(.., count)| count > 0)
+        .collect();
     build_release_run().ensure(found.is_empty(), "the-anti-pattern", || {
+        let settings: Vec<&str> = found.iter().map(|&(setting, ..)| setting).collect();
+        let seen: Vec<String> = found
+            .iter()
+            .map(|(setting, canary, count)| {
+                format!(
+                    "the package was built with {setting}={canary:?} in the build environment, \
+                     and the binary contains {canary:?} ({count} time(s))"
+                )
+            })
+            .collect();
         format!(
-            "the package was built with {BANNER}={canary:?} in the build environment, and the \
-             binary contains {canary:?} ({} time(s)): the compiler copied the build machine's \
-             config into the artefact (`option_env!`/`env!` run at compile time). Every release \
-             of this build carries it; read {BANNER} when the process starts, with no fallback to \
-             a value from the build",
-            found.len()
+            "{}: the compiler copied the build machine's config into the artefact \
+             (`option_env!`/`env!` run at compile time). Every release of this build carries it; \
+             read {} when the process starts, with no fallback to a value from the build",
+            seen.join("; "),
+            settings.join(" and ")
         )
     });
 }
@@ -234,7 +267,7 @@ fn one_build_runs_as_two_releases_with_their_own_config() {
             ));
         }
     }
-    let build_banner = BUILT_WITH.filter(|value| !value.is_empty());
+    let build_banner = BUILT_BANNER.filter(|value| !value.is_empty());
     let shows_build_banner = |body: &str| build_banner.is_some_and(|value| body.contains(value));
     if !home_a.body.contains(banner) {
         problems.push(format!(

@@ -284,6 +284,57 @@ fn answers_on_the_port_it_is_given() {
     });
 }
 
+/// How long the checks watch a ready app for a listening socket on another port (a second server
+/// started a moment after the first, say).
+const OTHER_PORTS_WATCH: Duration = Duration::from_millis(200);
+
+/// The app serves on the port it is given and on no other: every listening socket of its process
+/// tree (the process and any it started) is on `PORT`.
+#[test]
+fn listens_on_no_port_but_the_one_it_is_given() {
+    let app = start(noticeboard("the app"));
+    let port = app.port();
+    let watch_until = Instant::now() + OTHER_PORTS_WATCH;
+    let others = loop {
+        let mut tree = vec![app.pid()];
+        tree.extend(kit_harness::procfs::descendants(app.pid()));
+        let others: Vec<(u32, SocketAddr)> = tree
+            .iter()
+            .flat_map(|&pid| {
+                listening_sockets(pid)
+                    .into_iter()
+                    .map(move |addr| (pid, addr))
+            })
+            .filter(|(_, addr)| addr.port() != port)
+            .collect();
+        if !others.is_empty() || Instant::now() >= watch_until {
+            break others;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    port_binding().ensure(others.is_empty(), "the-anti-pattern", || {
+        let listed: Vec<String> = others
+            .iter()
+            .map(|(pid, addr)| {
+                if *pid == app.pid() {
+                    addr.to_string()
+                } else {
+                    format!("{addr} (in its child process {pid})")
+                }
+            })
+            .collect();
+        format!(
+            "{} was given PORT={port} and answers there, but it also listens on {} (its socket \
+             table in /proc): a port of its own choosing. A platform routes traffic to the port \
+             in PORT and nowhere else; any other port is one nobody routes to, one a second copy \
+             on the machine cannot take, and one that may be taken already. Serve everything \
+             (health, metrics, admin) on PORT",
+            app.name(),
+            listed.join(", ")
+        )
+    });
+}
+
 /// Two copies on one machine, each on the port it was given: a platform runs many.
 #[test]
 fn two_instances_on_different_ports_both_answer() {

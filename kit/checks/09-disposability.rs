@@ -38,7 +38,7 @@ const ENDLESS_MS: u64 = 60_000;
 const STOP_ACCEPTING_BOUND: Duration = Duration::from_secs(1);
 
 /// After the signal, the process must have exited within this: half the 10 s that `docker stop`
-/// and Kubernetes give before they SIGKILL.
+/// gives before it SIGKILLs (Kubernetes gives 30 s by default, `terminationGracePeriodSeconds`).
 const EXIT_BOUND: Duration = Duration::from_secs(5);
 
 /// How long the webhook holds the delivery a worker is making when it is signalled.
@@ -410,6 +410,33 @@ impl Drain {
         }
     }
 
+    /// Fails unless new connections were refused (or answered 503) soon after the signal.
+    fn ensure_stopped_accepting(&self) {
+        let request = &self.request;
+        let signal = name(self.signal);
+        let stop_accepting_bound = secs(STOP_ACCEPTING_BOUND);
+        match &self.new_connections {
+            NewConnections::Refused | NewConnections::Unavailable => {}
+            NewConnections::StillServed(status) => disposability().fail(
+                "drain-on-sigterm-and-sigint",
+                format!(
+                    "{stop_accepting_bound} after {signal}, with {request} still in flight, the \
+                     web process still accepted new connections and answered GET /health \
+                     {status}: it keeps taking work after it was told to stop. Stop accepting at \
+                     once (close the listening socket), then let the requests in flight finish"
+                ),
+            ),
+            NewConnections::Unanswered(seen) => disposability().fail(
+                "drain-on-sigterm-and-sigint",
+                format!(
+                    "after {signal}, a new connection to the web process was accepted, then got \
+                     no answer to GET /health ({seen}): a client would hang there. Close the \
+                     listening socket (new connections are then refused), or answer them 503"
+                ),
+            ),
+        }
+    }
+
     /// Fails unless the process exited 0 within the bound.
     fn ensure_exited_0_in_time(&self, section: &str) {
         let exit_bound = secs(EXIT_BOUND);
@@ -536,28 +563,7 @@ fn sigterm_lets_the_request_in_flight_finish() {
 #[test]
 fn sigterm_stops_new_connections_at_once() {
     let drain = Drain::run(Signal::SIGTERM, SLOW_MS);
-    let request = &drain.request;
-    let stop_accepting_bound = secs(STOP_ACCEPTING_BOUND);
-    match &drain.new_connections {
-        NewConnections::Refused | NewConnections::Unavailable => {}
-        NewConnections::StillServed(status) => disposability().fail(
-            "drain-on-sigterm-and-sigint",
-            format!(
-                "{stop_accepting_bound} after SIGTERM, with {request} still in flight, the \
-                 web process still accepted new connections and answered GET /health {status}: \
-                 it keeps taking work after it was told to stop. Stop accepting at once (close \
-                 the listening socket), then let the requests in flight finish"
-            ),
-        ),
-        NewConnections::Unanswered(seen) => disposability().fail(
-            "drain-on-sigterm-and-sigint",
-            format!(
-                "after SIGTERM, a new connection to the web process was accepted, then got no \
-                 answer to GET /health ({seen}): a client would hang there. Close the listening \
-                 socket (new connections are then refused), or answer them 503"
-            ),
-        ),
-    }
+    drain.ensure_stopped_accepting();
 }
 
 /// Exit code 0 tells the platform the stop was clean; it must come before the platform's patience
@@ -573,6 +579,7 @@ fn sigterm_ends_the_web_process_with_exit_code_0_within_five_seconds() {
 fn sigint_drains_the_web_process_like_sigterm() {
     let drain = Drain::run(Signal::SIGINT, SLOW_MS);
     drain.ensure_request_finished();
+    drain.ensure_stopped_accepting();
     drain.ensure_exited_0_in_time("drain-on-sigterm-and-sigint");
 }
 
@@ -651,7 +658,10 @@ fn worker_signalled_mid_job(hold: Duration, signal: Signal) {
     let exited = Instant::now();
     // The webhook answers `hold` after the call arrived; a worker that exited before then never
     // saw the answer, so for all it knows the notification was not delivered.
-    let saw_the_answer = exit.is_some() && exited >= call.at + hold;
+    let answered = exited >= call.at + hold;
+    let saw_the_answer = exit.is_some() && answered;
+    // Killed after the webhook had answered: worker A had delivered it, and simply did not stop.
+    let delivered_then_kept_running = exit.is_none() && answered;
     let signal_name = name(signal);
     let held_for = format!(
         "the webhook holds each delivery for {:.0} s",
@@ -659,7 +669,7 @@ fn worker_signalled_mid_job(hold: Duration, signal: Signal) {
     );
 
     let mut b = None;
-    let redelivered = !saw_the_answer && {
+    let redelivered = !saw_the_answer && !delivered_then_kept_running && {
         webhook.set_delay(Duration::ZERO);
         b = Some(worker(
             "worker B (started after worker A stopped)",
@@ -676,7 +686,10 @@ fn worker_signalled_mid_job(hold: Duration, signal: Signal) {
     };
 
     let Some(status) = exit else {
-        let after_kill = if redelivered {
+        let after_kill = if delivered_then_kept_running {
+            "the webhook had answered that delivery by then, and worker A kept running after it: \
+             the signal did not stop it"
+        } else if redelivered {
             "worker B, started next, delivered it"
         } else {
             "worker B, started next, did not deliver it: the SIGKILL lost the notification"
@@ -721,6 +734,13 @@ fn worker_signalled_mid_job(hold: Duration, signal: Signal) {
 #[test]
 fn a_worker_stopped_mid_job_loses_nothing_and_exits_0() {
     worker_signalled_mid_job(JOB_HOLD, Signal::SIGTERM);
+}
+
+/// Ctrl+C in a terminal, and some process managers, send SIGINT to a worker too: it means the
+/// same thing as SIGTERM.
+#[test]
+fn sigint_stops_a_worker_mid_job_like_sigterm() {
+    worker_signalled_mid_job(JOB_HOLD, Signal::SIGINT);
 }
 
 /// A job that would outlast the platform's patience is handed back, not waited for.

@@ -39,7 +39,17 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // Unset means the default; a RUST_LOG that does not parse stops the process, as Factor XI
+        // teaches, instead of being ignored.
+        .with_env_filter(
+            EnvFilter::try_new(
+                std::env::var("RUST_LOG")
+                    .ok()
+                    .filter(|value| !value.is_empty())
+                    .unwrap_or_else(|| "info".into()),
+            )
+            .context("RUST_LOG is not a valid log filter")?,
+        )
         .init();
 
     let webhook = Webhook::new(config.webhook_url.clone())?;

@@ -81,7 +81,8 @@ async fn ready(State(state): State<AppState>) -> StatusCode {
     }
 }
 
-/// A backing-service failure: log it, answer 503.
+/// Redis could not serve a request: log why, answer `503 Service Unavailable`, keep running (as
+/// Factor IV taught: whoever is on call reads in the log which backing service is down).
 struct AppError(anyhow::Error);
 
 impl From<anyhow::Error> for AppError {
@@ -92,7 +93,7 @@ impl From<anyhow::Error> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        tracing::error!(error = %self.0, "request failed");
+        tracing::error!(error = %self.0, "redis is unavailable; answering 503");
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "backing service unavailable\n",

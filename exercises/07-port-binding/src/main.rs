@@ -40,7 +40,17 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let address = config::listen_address()?;
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // Unset means the default; a RUST_LOG that does not parse stops the process, as Factor XI
+        // teaches, instead of being ignored.
+        .with_env_filter(
+            EnvFilter::try_new(
+                std::env::var("RUST_LOG")
+                    .ok()
+                    .filter(|value| !value.is_empty())
+                    .unwrap_or_else(|| "info".into()),
+            )
+            .context("RUST_LOG is not a valid log filter")?,
+        )
         .init();
 
     // ANCHOR: bind

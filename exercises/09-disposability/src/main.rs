@@ -25,6 +25,7 @@ mod routes;
 mod web;
 mod worker;
 
+use anyhow::Context;
 use config::{Config, ProcessType};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -46,7 +47,15 @@ async fn run() -> anyhow::Result<()> {
     let config = Config::from_env(process)?;
     // sqlx reports Postgres's notices ("relation already exists, skipping") at INFO: keep its
     // warnings only.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    // Unset means the default; a RUST_LOG that does not parse stops the process, as Factor XI
+    // teaches, instead of being ignored.
+    let filter = EnvFilter::try_new(
+        std::env::var("RUST_LOG")
+            .ok()
+            .filter(|value| !value.is_empty())
+            .unwrap_or_else(|| "info,sqlx=warn".into()),
+    )
+    .context("RUST_LOG is not a valid log filter")?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
     let pool = db::connect(&config).await?;

@@ -3,9 +3,6 @@
 //! Meant for every binary of this package, the web process and the admin tasks alike: one place
 //! that says which variables the app reads.
 
-// Each binary that compiles this module uses only part of it (an admin task never reads `port`).
-#![allow(dead_code)]
-
 use anyhow::{Context, bail};
 
 #[derive(Debug, Clone)]

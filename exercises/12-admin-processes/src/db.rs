@@ -3,9 +3,6 @@
 //! Meant for every binary of this package: the web process counts visits with it, and an admin
 //! task that works on the same tables should use the same queries rather than its own copy.
 
-// Each binary that compiles this module uses only part of it.
-#![allow(dead_code)]
-
 use crate::config::Config;
 use anyhow::Context;
 use sqlx::PgPool;

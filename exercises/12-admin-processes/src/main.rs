@@ -16,34 +16,19 @@
 //!   `cargo xtask book --open`).
 //! - Contract the checks rely on: `README.md` next to this crate's `Cargo.toml`.
 
-mod config;
-mod db;
-mod routes;
-
 use anyhow::Context;
-use config::Config;
-use tracing_subscriber::EnvFilter;
+use noticeboard::config::Config;
+use noticeboard::{db, routes};
 
 // ANCHOR: main
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            // One line on stderr and a non-zero status, even with RUST_BACKTRACE=1: `{err:#}` is
-            // the error and its causes on one line. (Returning the error from `main` would print
-            // its `Debug` form instead, with a backtrace whenever RUST_BACKTRACE is set.)
-            eprintln!("noticeboard: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    noticeboard::exit(run().await)
 }
 
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    noticeboard::init_logging("info")?;
 
     let pool = db::connect(&config).await?;
     // TODO(factor-12): the web process should not change the schema. Every replica runs this as

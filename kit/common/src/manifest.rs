@@ -35,6 +35,20 @@ pub struct Factor {
     /// for those alone (Factor V's canary: a value the build sees and the binary must not keep).
     #[serde(default)]
     pub build_env: BTreeMap<String, String>,
+    /// Checks of earlier factors this factor's solution must still pass (what they taught stays
+    /// taught), each run with the earlier factor's check binary against this solution.
+    #[serde(default)]
+    pub keeps: Vec<Kept>,
+}
+
+/// Some checks of an earlier factor, kept by a later solution.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kept {
+    /// The earlier factor, by number.
+    pub factor: u8,
+    /// Its checks, by test function name.
+    pub checks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

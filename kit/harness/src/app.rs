@@ -47,14 +47,29 @@ pub enum Stream {
 /// Configures one run of the app; [`AppBuilder::spawn`] starts it.
 #[derive(Debug, Clone)]
 pub struct AppBuilder {
+    /// The executable: usually [`crate::app_binary!`], so the same check judges the exercise, the
+    /// solution or any app xtask names.
     binary: PathBuf,
+    /// How failure messages name the process (`replica A`): a check with three apps running must
+    /// say which one misbehaved.
     name: String,
     args: Vec<String>,
+    /// The whole environment the app gets (it starts cleared): a check states every input, so an
+    /// app cannot pass on something the developer's shell happened to export.
     env: BTreeMap<String, String>,
+    /// Values to mask in everything printed about the app, and to look for in its output (a leak
+    /// fails the test). Passwords inside URLs in `env` are added when the app starts.
     secrets: Vec<String>,
+    /// The working directory, when a check needs a particular one (a release directory); by
+    /// default a fresh temp directory, so the app finds no source tree and no `.env` by accident.
     cwd: Option<PathBuf>,
+    /// Files written into the cwd before the start (a `.env`), relative to it.
     files: Vec<(PathBuf, String)>,
+    /// What readiness means: `GET` on this path answers 2xx (`/health`, the kit's contract), or,
+    /// without one, the port accepts a connection.
     ready_path: Option<String>,
+    /// A port the check chose (to take it away, or reuse it after a restart); otherwise one is
+    /// leased from [`crate::ports`].
     port: Option<u16>,
 }
 
@@ -219,12 +234,15 @@ impl AppBuilder {
                 .unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
         }
         let port = self.port.unwrap_or_else(free_port);
+        default_signals_for_children();
         let mut env = self.env.clone();
         env.entry("PORT".into()).or_insert_with(|| port.to_string());
         for key in ["HOME", "TMPDIR"] {
             env.entry(key.into())
                 .or_insert_with(|| home.path().display().to_string());
         }
+        let mut secrets = self.secrets.clone();
+        secrets.extend(env.values().filter_map(|value| url_password(value)));
         let mut child = Command::new(&self.binary)
             .args(&self.args)
             .env_clear()
@@ -244,7 +262,7 @@ impl AppBuilder {
             name: self.name,
             port,
             env,
-            secrets: self.secrets,
+            secrets,
             child,
             exit: None,
             lines,
@@ -278,16 +296,142 @@ pub fn free_port() -> u16 {
     crate::ports::lease()
 }
 
+/// The password in `value` if it is a URL with one (`postgres://user:<password>@host/db`): a
+/// secret the harness handed to the app, whichever variable carried it.
+fn url_password(value: &str) -> Option<String> {
+    let url = reqwest::Url::parse(value).ok()?;
+    let password = url.password()?;
+    let decoded = percent_decoded(password);
+    Some(decoded)
+}
+
+/// `%xx` escapes decoded (a URL's password may carry them); anything else as it is.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Secrets shorter than this are not looked for in an app's output: too likely to occur by
+/// chance. Every secret the checks hand out is a random string of 16 characters or more.
+const SHORTEST_SECRET: usize = 8;
+
+/// The signals a shell leaves ignored in a background job (`&` ignores SIGINT and SIGQUIT,
+/// `nohup` SIGHUP), or that a parent may have ignored: each app starts with their default action.
+const RESET_SIGNALS: [tokio::signal::unix::SignalKind; 4] = [
+    tokio::signal::unix::SignalKind::interrupt(),
+    tokio::signal::unix::SignalKind::terminate(),
+    tokio::signal::unix::SignalKind::hangup(),
+    tokio::signal::unix::SignalKind::quit(),
+];
+
+/// Makes every app started from now on begin with the default action for [`RESET_SIGNALS`],
+/// whatever this process inherited.
+///
+/// A process inherits ignored signals across `exec`, but a signal it *handles* goes back to its
+/// default action there (POSIX `execve`). So instead of resetting the disposition in the child
+/// (`pre_exec` and `sigaction`, which are `unsafe`, forbidden in the kit), the harness handles
+/// these signals itself, through tokio's safe API, before it starts the first app. Its handler
+/// ends the check process as the default action would (exit status 128 + the signal's number),
+/// so a check run still stops on Ctrl+C or SIGTERM.
+fn default_signals_for_children() {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let (installed, done) = std::sync::mpsc::channel();
+        thread::Builder::new()
+            .name("kit-signals".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("cannot start a runtime for the harness's signal handler");
+                runtime.block_on(async move {
+                    let mut streams = Vec::new();
+                    for kind in RESET_SIGNALS {
+                        match tokio::signal::unix::signal(kind) {
+                            Ok(stream) => streams.push((kind, stream)),
+                            Err(err) => panic!("cannot handle signal {kind:?}: {err}"),
+                        }
+                    }
+                    let _ = installed.send(());
+                    let waits = streams.iter_mut().map(|(kind, stream)| {
+                        let number = kind.as_raw_value();
+                        Box::pin(async move {
+                            stream.recv().await;
+                            number
+                        })
+                    });
+                    let number = first_of(waits).await;
+                    std::process::exit(128 + number);
+                });
+            })
+            .expect("cannot start the harness's signal thread");
+        // Handlers are installed before the first app is spawned.
+        let _ = done.recv_timeout(Duration::from_secs(5));
+    });
+}
+
+/// The first of `futures` to finish, without a dependency on the `futures` crate.
+async fn first_of<F>(futures: impl IntoIterator<Item = F>) -> i32
+where
+    F: std::future::Future<Output = i32> + Unpin,
+{
+    let mut futures: Vec<F> = futures.into_iter().collect();
+    std::future::poll_fn(move |context| {
+        for future in &mut futures {
+            if let std::task::Poll::Ready(number) = std::pin::Pin::new(future).poll(context) {
+                return std::task::Poll::Ready(number);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
 /// A running (or exited) app. Dropping it kills the process.
 pub struct App {
+    /// How failure messages name it (see [`AppBuilder::name`]).
     name: String,
+    /// The port in its `PORT`, leased for the life of the test process, so that no other check
+    /// gets it while this app may still use it, and readiness can insist this very process listens
+    /// there ([`App::listens_on_its_port`]).
     port: u16,
+    /// The environment it was started with, printed (secrets masked) when a test fails: the first
+    /// thing to know about a process that misbehaved.
     env: BTreeMap<String, String>,
+    /// Every secret handed to it: masked in any output the harness prints, and looked for in its
+    /// output when it is dropped (Factor III's lesson holds in every factor).
     secrets: Vec<String>,
+    /// The process itself: killed and reaped on drop, so no app outlives its test.
     child: Child,
+    /// Its exit status once seen: `try_wait` reaps the process, so the status is kept for the
+    /// checks that ask again.
     exit: Option<ExitStatus>,
+    /// Every line of stdout and stderr, with when it was read: filled by the reader threads while
+    /// the app runs, so a check can wait for a line (logs must stream, not arrive at exit).
     lines: Arc<Mutex<Vec<Line>>>,
+    /// The threads reading stdout and stderr; joined once the process has exited, so that
+    /// [`App::output`] then holds everything it wrote.
     readers: Vec<thread::JoinHandle<()>>,
+    /// Its private temp directory (default cwd, `HOME` and `TMPDIR`), removed with the `App`: what
+    /// the app writes there disappears with the test.
     home: TempDir,
 }
 
@@ -592,6 +736,27 @@ impl App {
     }
 }
 
+impl App {
+    /// The variable that carried a secret the app wrote to its output, if it wrote one: Factor
+    /// III's lesson holds in every factor.
+    pub fn leaked_secret(&self) -> Option<String> {
+        let output = crate::noticeboard::strip_ansi(&self.output());
+        let secret = self
+            .secrets
+            .iter()
+            .filter(|secret| secret.len() >= SHORTEST_SECRET)
+            .find(|secret| output.contains(secret.as_str()))?;
+        let carrier = self
+            .env
+            .iter()
+            .find(|(_, value)| value.contains(secret.as_str()))
+            .map_or("a secret the check gave it".to_string(), |(key, _)| {
+                format!("the password in {key}")
+            });
+        Some(carrier)
+    }
+}
+
 impl Drop for App {
     fn drop(&mut self) {
         if self.exit.is_none() {
@@ -599,6 +764,20 @@ impl Drop for App {
         }
         if thread::panicking() {
             eprintln!("{}", self.report());
+        } else if let Some(carrier) = self.leaked_secret() {
+            // Every factor's checks hand out secrets; none may come back in the app's output.
+            eprintln!("{}", self.report());
+            crate::lesson(3).fail(
+                "the-fix",
+                format!(
+                    "{} wrote {carrier} to its output (the app's output, shown with this \
+                     failure, marks it {LEAKED}): \
+                     logs are read by many people and kept for a long time, so whoever reads them \
+                     could use it. Log a URL with its password replaced (`*****`), or leave the \
+                     secret out",
+                    self.name
+                ),
+            );
         }
     }
 }

@@ -25,6 +25,8 @@
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`package`]: the package as Cargo and git see it: its binaries (`cargo metadata`), and git
 //!   run in its directory.
+//! - [`fresh_copy`]: the package copied into a throwaway git repository, built there, and moved
+//!   out of reach (Factor I: which commit does a build name?).
 //! - [`lesson`]: failure messages that teach: the rule, what was observed, where to read.
 //! - [`services`]: where the backing services are (env, then `.env`, then the compose defaults).
 //!
@@ -33,6 +35,7 @@
 
 pub mod app;
 pub mod elf;
+pub mod fresh_copy;
 pub mod http;
 pub mod lesson;
 pub mod logs;

@@ -12,10 +12,14 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// How many ports below the ephemeral range the harness may use.
+/// How many ports below the ephemeral range the harness may use: room for every app of several
+/// check binaries running at once, without reaching down into well-known service ports.
 const SPAN: u16 = 10_000;
 
-/// Leases held for the life of this test process (see [`lease`]).
+/// Leases held for the life of this test process (see [`lease`]). Each `File` *is* a lease: its
+/// lock, on `<tmp>/kit-harness-ports/<port>`, lasts as long as the file stays open, so keeping the
+/// files here keeps the ports; the kernel releases them when the process ends, even by a crash,
+/// so no lease can outlive its holder and no clean-up step is needed.
 static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
 
 /// A port that no other test on this machine holds, free on every interface when handed out.

@@ -63,8 +63,15 @@ fn connect(options: &PgConnectOptions) -> PgConnection {
 
 /// A database and its owner role, both created for one test and dropped after it.
 pub struct TestDatabase {
+    /// The database's name, which is also its owner role's: one random `kit_…` identifier, so the
+    /// pair is created and dropped together and a leftover from a crashed test is easy to spot.
     name: String,
+    /// The owner role's random password: an app that connects with it proves it used the URL it
+    /// was given, not credentials of its own. Handed out only inside [`TestDatabase::url`], which
+    /// is why the harness fails any app that prints it (see `App`'s drop).
     password: String,
+    /// The kit's administrative connection settings (`DATABASE_URL` of the services): creating
+    /// and dropping databases and roles needs more than the owner role may do.
     admin: PgConnectOptions,
     /// The owner's connection, opened on first use and kept: a SCRAM login per query is slow.
     owner: std::sync::Mutex<Option<PgConnection>>,

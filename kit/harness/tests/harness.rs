@@ -202,23 +202,139 @@ fn signals_reach_the_app_and_its_exit_is_observed_in_bounded_time() {
 }
 
 #[test]
-fn a_secret_the_app_printed_is_marked_as_a_leak() {
+fn a_secret_the_app_printed_is_marked_as_a_leak_and_fails_the_test() {
+    let text = panic_text(
+        catch_unwind(|| {
+            let mut app = AppBuilder::new("/bin/sh")
+                .arg("-c")
+                .arg(r#"echo "connecting with $PASSWORD""#)
+                .secret_env("PASSWORD", "hunter2-secret")
+                .start();
+            app.wait_exit(Duration::from_secs(5))
+                .expect("the shell exits");
+            assert!(
+                app.stdout().contains("hunter2-secret"),
+                "the raw output is for assertions"
+            );
+            let shown = app.tail(5);
+            assert!(
+                !shown.contains("hunter2-secret")
+                    && shown.contains("connecting with [LEAKED SECRET]"),
+                "{shown}"
+            );
+            // `*****` is what a learner redacts with: a leak must not look like a fixed line.
+            assert!(!shown.contains("*****"), "{shown}");
+        })
+        .expect_err("an app that printed a secret fails the test when it is dropped"),
+    );
+    assert!(text.contains("wrote the password in PASSWORD"), "{text}");
+    assert!(text.contains("Book: 03-config.html#the-fix"), "{text}");
+}
+
+/// The harness knows the secrets it hands out inside URLs (a database's password), without the
+/// check naming them, and fails any app whose output holds one.
+#[test]
+fn a_password_handed_out_in_a_url_must_not_come_back_in_the_output() {
+    let password = format!("{:032x}", std::process::id() as u128 * 7_919_113);
+    let url = format!("postgres://noticeboard:{password}@127.0.0.1:5432/noticeboard");
+    let run = |script: &'static str| {
+        let url = url.clone();
+        catch_unwind(move || {
+            AppBuilder::new("/bin/sh")
+                .arg("-c")
+                .arg(script)
+                .env("DATABASE_URL", url)
+                .run_to_end(Duration::from_secs(5));
+        })
+    };
+    let text = panic_text(
+        run(r#"echo "database: $DATABASE_URL""#)
+            .expect_err("printing the URL with its password fails the test"),
+    );
+    assert!(
+        text.contains("wrote the password in DATABASE_URL"),
+        "{text}"
+    );
+    assert!(!text.contains(&password), "{text}");
+    assert!(
+        run(r#"echo "database: ${DATABASE_URL%%:*}://noticeboard:*****@127.0.0.1""#).is_ok(),
+        "a masked URL is fine"
+    );
+}
+
+/// What `/proc/<pid>/status` says a process ignores, as signal numbers.
+#[cfg(target_os = "linux")]
+fn ignored_signals(status: &str) -> Vec<u32> {
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .map(|hex| u64::from_str_radix(hex.trim(), 16).expect("SigIgn is hex"))
+        .expect("/proc status has SigIgn");
+    (1..=64)
+        .filter(|number| mask & (1 << (number - 1)) != 0)
+        .collect()
+}
+
+/// The signals a background job (`&`, `nohup`) ignores: SIGHUP 1, SIGINT 2, SIGQUIT 3, SIGTERM 15.
+#[cfg(target_os = "linux")]
+const JOB_SIGNALS: [u32; 4] = [1, 2, 3, 15];
+
+/// Every app starts with the default action for SIGINT, SIGTERM, SIGHUP and SIGQUIT, whatever the
+/// check process inherited. Run alone it shows the normal case; run by the next test from a
+/// shell that ignores those signals, it shows the reset.
+#[cfg(target_os = "linux")]
+#[test]
+fn apps_start_with_the_default_action_for_stop_signals() {
     let mut app = AppBuilder::new("/bin/sh")
         .arg("-c")
-        .arg(r#"echo "connecting with $PASSWORD""#)
-        .secret_env("PASSWORD", "hunter2-secret")
+        .arg("cat /proc/$$/status")
         .start();
     app.wait_exit(Duration::from_secs(5))
         .expect("the shell exits");
+    let ignored = ignored_signals(&app.stdout());
+    for number in JOB_SIGNALS {
+        assert!(
+            !ignored.contains(&number),
+            "the app ignores signal {number} (ignored: {ignored:?})"
+        );
+    }
+}
+
+/// `cargo xtask check 9 &` (or under `nohup`) starts the checks with SIGINT and SIGQUIT (SIGHUP)
+/// ignored, and an ignored signal stays ignored across `exec`: apps would inherit it, and a check
+/// that sends SIGINT would see an app that ignores it. The harness resets them.
+#[cfg(target_os = "linux")]
+#[test]
+fn apps_started_from_a_background_job_still_get_sigint() {
+    let ignoring = r#"trap '' HUP INT QUIT TERM; exec "$@""#;
+    // Without the harness, a child inherits the ignored signals.
+    let plain = std::process::Command::new("/bin/sh")
+        .args(["-c", ignoring, "sh", "cat", "/proc/self/status"])
+        .output()
+        .expect("sh runs");
+    let inherited = ignored_signals(&String::from_utf8_lossy(&plain.stdout));
+    for number in JOB_SIGNALS {
+        assert!(
+            inherited.contains(&number),
+            "the shell did not pass ignored signal {number} on: {inherited:?}"
+        );
+    }
+    // The previous test, run in a check process that ignores them.
+    let test = std::env::current_exe().expect("the test binary");
+    let run = std::process::Command::new("/bin/sh")
+        .args(["-c", ignoring, "sh"])
+        .arg(&test)
+        .args([
+            "apps_start_with_the_default_action_for_stop_signals",
+            "--exact",
+            "--test-threads=1",
+        ])
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
-        app.stdout().contains("hunter2-secret"),
-        "the raw output is for assertions"
+        run.status.success() && stdout.contains("1 passed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
     );
-    let shown = app.tail(5);
-    assert!(
-        !shown.contains("hunter2-secret") && shown.contains("connecting with [LEAKED SECRET]"),
-        "{shown}"
-    );
-    // `*****` is what a learner redacts with: a leak must not look like a fixed line.
-    assert!(!shown.contains("*****"), "{shown}");
 }

@@ -9,7 +9,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// How long a process lets the work in flight finish after a signal before it exits anyway.
 ///
-/// Below the 10 s `docker stop` and Kubernetes give by default (and the 5 s the checks give), so
+/// Below the 10 s `docker stop` gives by default (Kubernetes gives 30 s, and the checks 5 s), so
 /// the process exits on its own terms, with its pool closed, rather than being SIGKILLed.
 pub const GRACE: Duration = Duration::from_secs(3);
 

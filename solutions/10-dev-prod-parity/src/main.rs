@@ -38,7 +38,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    init_logging(config.app_env);
+    init_logging(config.app_env)?;
 
     let store = Store::open(&config).await?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
@@ -51,12 +51,21 @@ async fn run() -> anyhow::Result<()> {
 
 // ANCHOR: logging
 /// Compact, human-readable lines for a developer's terminal; JSON for production's log pipeline.
-fn init_logging(app_env: AppEnv) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+fn init_logging(app_env: AppEnv) -> anyhow::Result<()> {
+    // Unset means the default; a RUST_LOG that does not parse stops the process, as Factor XI
+    // teaches, instead of being ignored.
+    let filter = EnvFilter::try_new(
+        std::env::var("RUST_LOG")
+            .ok()
+            .filter(|value| !value.is_empty())
+            .unwrap_or_else(|| "info".into()),
+    )
+    .context("RUST_LOG is not a valid log filter")?;
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match app_env {
         AppEnv::Development => logs.compact().init(),
         AppEnv::Production => logs.json().init(),
     }
+    Ok(())
 }
 // ANCHOR_END: logging

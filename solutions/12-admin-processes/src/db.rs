@@ -1,12 +1,9 @@
 //! The noticeboard's database: the connection, the schema, and the queries on the visit count.
 //!
-//! Compiled into every binary of this package. Solved: the web process counts visits with it, the
+//! Part of the library every binary of this package uses. Solved: the web process counts visits with it, the
 //! `migrate` task applies the schema with it, and `reset-visits` resets the count with the same
 //! query the exercise's HTTP route used: one copy of the SQL, so the admin tasks cannot drift from
 //! the app they administer.
-
-// Each binary that compiles this module uses only part of it.
-#![allow(dead_code)]
 
 use crate::config::Config;
 use anyhow::Context;

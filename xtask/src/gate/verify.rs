@@ -14,8 +14,8 @@ use crate::engine::testrun::{self, Outcome};
 use crate::engine::{services, tools};
 use crate::gate::runner::{self, Lane, Step, repeated, step};
 use crate::gate::{
-    budget, compose, conventions, devcontainer, integrity, layout, lesson_records, lockfile,
-    mistakes,
+    budget, compose, conventions, devcontainer, integrity, kept_checks, layout, lesson_records,
+    lockfile, mistakes, snapshots,
 };
 use crate::learner::check;
 use crate::{Verdict, book};
@@ -53,7 +53,7 @@ pub fn run(
         services::ensure(root, &Service::ALL, &mut std::io::sink()).map(|()| String::new())
     }));
     for factor in manifest.available() {
-        steps.extend(factor_steps(root, factor, repeat, bless));
+        steps.extend(factor_steps(root, manifest, factor, repeat, bless));
     }
     steps.extend(tool_steps(root, manifest));
     if let Some(only) = &only {
@@ -85,6 +85,11 @@ fn static_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
         ),
         step(
             Lane::Static,
+            "snapshots keep what earlier factors taught",
+            || snapshots::agree(root, manifest),
+        ),
+        step(
+            Lane::Static,
             "kit/checks/SHIPPED records the checks as they are",
             || integrity::check_record(root),
         ),
@@ -107,7 +112,13 @@ fn static_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
 
 /// A factor's steps: its exercise red for the intended reason, its solution green, the solution
 /// copied over the exercise green, its mistake fixtures caught; every one `repeat` times.
-fn factor_steps<'a>(root: &'a Path, factor: &'a Factor, repeat: u32, bless: bool) -> Vec<Step<'a>> {
+fn factor_steps<'a>(
+    root: &'a Path,
+    manifest: &'a Manifest,
+    factor: &'a Factor,
+    repeat: u32,
+    bless: bool,
+) -> Vec<Step<'a>> {
     let name = factor.dir_name();
     vec![
         step(
@@ -119,6 +130,11 @@ fn factor_steps<'a>(root: &'a Path, factor: &'a Factor, repeat: u32, bless: bool
             Lane::Factors,
             format!("solution {name} is green"),
             move || repeated(repeat, || solution_is_green(root, factor)),
+        ),
+        step(
+            Lane::Factors,
+            format!("solution {name} still passes the earlier checks it keeps"),
+            move || kept_checks::still_pass(root, manifest, factor),
         ),
         step(
             Lane::Factors,

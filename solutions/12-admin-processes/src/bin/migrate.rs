@@ -6,40 +6,24 @@
 //! `run --rm`). Running it again is harmless: it applies only what the database has not seen.
 
 // ANCHOR: shared
-// Solved: the admin task compiles the web process's own modules, so it reads the same config the
-// same way and uses the same database code. (A library target in this package would work too; the
-// kit keeps its crates binary-only so that an edit rebuilds as little as possible.)
-#[path = "../config.rs"]
-mod config;
-#[path = "../db.rs"]
-mod db;
+// Solved: the admin task is a thin binary over the package's library (`src/lib.rs`), as the web
+// process is: it reads the same config the same way, logs and exits the same way, and uses the
+// same database code.
+use noticeboard::config::Config;
+use noticeboard::db;
 // ANCHOR_END: shared
-
-use config::Config;
-use tracing_subscriber::EnvFilter;
 
 // ANCHOR: main
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    // One line on stderr and a failure status, even with RUST_BACKTRACE=1 (see `src/main.rs`).
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("noticeboard: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    noticeboard::exit(run().await)
 }
 
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     // sqlx logs Postgres's notices ("relation ... already exists, skipping") at info level: noise
     // in an admin task's short log, whose lines should each say what the task did.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    noticeboard::init_logging("info,sqlx=warn")?;
 
     let pool = db::connect(&config).await?;
     // Solved: the migrations are embedded and recorded (`db::MIGRATOR`); no psql, no SQL files

@@ -4,35 +4,19 @@
 //! shipped in the same release, run against the same `DATABASE_URL`, by whoever may run processes
 //! in production (not by whoever can reach the web process's port).
 
-// Solved: the same modules as the web process and `migrate`: the same config, the same query.
-#[path = "../config.rs"]
-mod config;
-#[path = "../db.rs"]
-mod db;
-
-use config::Config;
-use tracing_subscriber::EnvFilter;
+// Solved: the same library as the web process and `migrate`: the same config, the same query.
+use noticeboard::config::Config;
+use noticeboard::db;
 
 // ANCHOR: main
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    // One line on stderr and a failure status, even with RUST_BACKTRACE=1 (see `src/main.rs`).
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("noticeboard: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    noticeboard::exit(run().await)
 }
 
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    noticeboard::init_logging("info,sqlx=warn")?;
 
     let pool = db::connect(&config).await?;
     // Solved: the reset is the exercise's `db::reset_visits`, now called by a process an operator

@@ -1,0 +1,543 @@
+//! A throwaway copy of the package under test, committed to a git repository of its own and built
+//! from there: how Factor I judges the commit a build names.
+//!
+//! Judged in place, a binary that names the commit of the kit's checkout proves little: the
+//! commit may be written into the code (it matches until the next commit), found at run time by
+//! asking git about the checkout (the path baked in at build time still leads there), or recorded
+//! by a build script that never runs again when `HEAD` moves. So the check copies the package's
+//! folder into a temp directory, commits it to a fresh repository (a commit no code can know),
+//! builds it, moves `HEAD` with a second commit and builds again, then runs the binaries with the
+//! copy out of reach. Only a build that asks git at build time, and again whenever `HEAD` moves,
+//! names the second commit.
+//!
+//! What it costs: the copy is a package of its own that shares the kit's target folder, profile
+//! and locked versions, so only the copy compiles. The first pass is a `cargo check` (the build
+//! script compiled and run, the crate type-checked, no code generated or linked), the second one
+//! build: about 3 s and 6 s on a busy 2-core machine (load 10), in parallel with Factor I's other
+//! checks. Its build products carry a unique package name and are removed when the copy is
+//! dropped, so `target/` does not grow.
+
+use crate::package::Binary;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use toml::{Table, Value};
+
+/// How long one build of the copy may take (a cold one compiles the whole app crate).
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The copy: its repository, its unique package name, and where its binaries land.
+pub struct FreshCopy {
+    /// Holds the repository and the private `kit-deps`; removed when dropped.
+    scratch: TempDir,
+    /// The package's folder in the copy, the root of its git repository.
+    repo: PathBuf,
+    /// Where the repository went when [`FreshCopy::put_out_of_reach`] moved it.
+    hidden: Option<PathBuf>,
+    /// `kit-fresh-<random>`: unique, so that its build products never meet the kit's own and can
+    /// be removed by name.
+    package: String,
+    /// The package's binaries: their names in the original package and in the copy.
+    binaries: Vec<(String, String)>,
+    /// The kit's target folder (the one holding the check binary): dependencies come from there.
+    target: PathBuf,
+}
+
+impl FreshCopy {
+    /// Copies the package in `package_dir` (build products and any `.git` left out), makes it a
+    /// standalone package of its own, and starts a git repository in it (nothing committed yet).
+    pub fn new(package_dir: &Path) -> Result<FreshCopy, String> {
+        let kit = crate::kit_root();
+        let scratch = TempDir::with_prefix("kit-fresh-")
+            .map_err(|err| format!("cannot create a temp dir: {err}"))?;
+        let repo = scratch.path().join("app");
+        copy_tree(package_dir, &repo)?;
+        let package = format!("kit-fresh-{:08x}", random());
+        let workspace = read_toml(&kit.join("Cargo.toml"))?;
+        let private_deps = scratch.path().join("kit-deps");
+        let mut deps_manifest = explicit(&workspace, &kit.join("kit/deps"))?;
+        rename_package(&mut deps_manifest, &format!("{package}-deps"));
+        write(&private_deps.join("Cargo.toml"), &deps_manifest.to_string())?;
+        let lib = std::fs::read_to_string(kit.join("kit/deps/src/lib.rs"))
+            .map_err(|err| format!("cannot read kit/deps/src/lib.rs: {err}"))?;
+        write(&private_deps.join("src/lib.rs"), &lib)?;
+
+        let mut manifest = explicit(&workspace, &repo)?;
+        rename_package(&mut manifest, &package);
+        for section in ["test", "bench", "example", "dev-dependencies", "lints"] {
+            manifest.remove(section);
+        }
+        if let Some(Value::Table(deps)) = manifest.get_mut("dependencies")
+            && deps.contains_key("kit-deps")
+        {
+            deps.insert(
+                "kit-deps".into(),
+                Value::Table(Table::from_iter([
+                    (
+                        "path".into(),
+                        Value::String(private_deps.display().to_string()),
+                    ),
+                    ("package".into(), Value::String(format!("{package}-deps"))),
+                ])),
+            );
+        }
+        manifest.insert("workspace".into(), Value::Table(Table::new()));
+        if let Some(profile) = workspace.get("profile") {
+            manifest.insert("profile".into(), profile.clone());
+        }
+        write(&repo.join("Cargo.toml"), &manifest.to_string())?;
+        // The bins keep their paths and get names of the copy's own (`<package>-<name>`): an
+        // auto-discovered `src/bin/staging.rs` would otherwise land on the kit's own `staging`.
+        let binaries = bin_targets(&repo)?;
+        let mut bins = Vec::new();
+        for (name, path) in &binaries {
+            let mut bin = original_bin(&manifest, name).unwrap_or_default();
+            bin.insert("name".into(), Value::String(format!("{package}-{name}")));
+            bin.insert("path".into(), Value::String(path.display().to_string()));
+            bins.push(Value::Table(bin));
+        }
+        manifest.insert("bin".into(), Value::Array(bins));
+        if let Some(Value::Table(fields)) = manifest.get_mut("package") {
+            for auto in ["autobins", "autotests", "autobenches", "autoexamples"] {
+                fields.insert(auto.into(), Value::Boolean(false));
+            }
+        }
+        write(&repo.join("Cargo.toml"), &manifest.to_string())?;
+        // The kit's lock pins the versions its target folder holds; Cargo trims it for the copy.
+        // Kept out of the repository, so that trimming it never makes the copy dirty.
+        std::fs::copy(kit.join("Cargo.lock"), repo.join("Cargo.lock"))
+            .map_err(|err| format!("cannot copy Cargo.lock: {err}"))?;
+
+        let copy = FreshCopy {
+            scratch,
+            repo,
+            hidden: None,
+            binaries: binaries
+                .into_iter()
+                .map(|(name, _)| {
+                    let renamed = format!("{package}-{name}");
+                    (name, renamed)
+                })
+                .collect(),
+            package,
+            target: target_dir()?,
+        };
+        copy.git(&["init", "--quiet", "--initial-branch=main"])?;
+        write(
+            &copy.repo.join(".git/info/exclude"),
+            "/Cargo.lock\n/target/\n",
+        )?;
+        Ok(copy)
+    }
+
+    /// Commits everything (an empty commit if nothing changed) and returns the new `HEAD`.
+    pub fn commit(&self, message: &str) -> Result<String, String> {
+        self.git(&["add", "--all"])?;
+        self.git(&[
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "--no-verify",
+            "-m",
+            message,
+        ])?;
+        Ok(self.git(&["rev-parse", "HEAD"])?.trim().to_string())
+    }
+
+    /// `cargo build --bins` of the copy, into the kit's target folder; how long it took, or the
+    /// compiler's complaint.
+    pub fn build(&self) -> Result<Duration, String> {
+        self.cargo("build")
+    }
+
+    /// `cargo check --bins` of the copy: its build script compiled and run (the same run a later
+    /// `build` reuses, unless the script asks to run again), its crate only type-checked. A
+    /// quarter of the cost of a build, for a first state from which to move `HEAD`.
+    pub fn check(&self) -> Result<Duration, String> {
+        self.cargo("check")
+    }
+
+    fn cargo(&self, subcommand: &str) -> Result<Duration, String> {
+        let started = Instant::now();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        for (key, _) in std::env::vars_os() {
+            // What Cargo set for the process that started the checks (xtask), not for this build:
+            // some build scripts watch these variables and would rebuild shared dependencies.
+            let Some(key) = key.to_str() else { continue };
+            if key.starts_with("CARGO_PKG_")
+                || matches!(
+                    key,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                )
+            {
+                command.env_remove(key);
+            }
+        }
+        command
+            .current_dir(&self.repo)
+            .env("CARGO_TARGET_DIR", &self.target)
+            .args([
+                subcommand,
+                "--bins",
+                "--offline",
+                "--color=never",
+                "--manifest-path",
+            ])
+            .arg(self.repo.join("Cargo.toml"));
+        let output = run(command, BUILD_TIMEOUT, &format!("cargo {subcommand}"))?;
+        if !output.0 {
+            let errors: Vec<&str> = output
+                .2
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("Compiling"))
+                .take(30)
+                .collect();
+            return Err(errors.join("\n"));
+        }
+        Ok(started.elapsed())
+    }
+
+    /// The copy's binaries, named as in the original package, at the paths the last build left.
+    pub fn binaries(&self) -> Vec<Binary> {
+        self.binaries
+            .iter()
+            .map(|(name, renamed)| Binary {
+                name: name.clone(),
+                path: self.target.join("debug").join(renamed),
+            })
+            .collect()
+    }
+
+    /// Moves the copy's folder, repository and all, where no path baked into its binaries leads.
+    pub fn put_out_of_reach(&mut self) -> Result<(), String> {
+        let hidden = self.scratch.path().join("out-of-reach");
+        std::fs::rename(&self.repo, &hidden)
+            .map_err(|err| format!("cannot move the copy out of reach: {err}"))?;
+        self.hidden = Some(hidden);
+        Ok(())
+    }
+
+    /// The copy's folder (where its binaries were built from).
+    pub fn dir(&self) -> &Path {
+        &self.repo
+    }
+
+    /// Runs `git <args>` in the copy, with no user or system configuration (hooks, signing).
+    pub fn git(&self, args: &[&str]) -> Result<String, String> {
+        let dir = self.hidden.as_ref().unwrap_or(&self.repo);
+        let mut command = Command::new("git");
+        command
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "kit")
+            .env("GIT_AUTHOR_EMAIL", "kit@localhost")
+            .env("GIT_COMMITTER_NAME", "kit")
+            .env("GIT_COMMITTER_EMAIL", "kit@localhost");
+        let what = format!("git {}", args.join(" "));
+        match run(command, crate::package::COMMAND_TIMEOUT, &what)? {
+            (true, stdout, _) => Ok(stdout),
+            (false, _, stderr) => Err(format!("`{what}` failed: {}", stderr.trim())),
+        }
+    }
+}
+
+impl Drop for FreshCopy {
+    /// Removes what Cargo built for the copy (everything carries its unique package name); the
+    /// temp dir goes with `scratch`.
+    fn drop(&mut self) {
+        let debug = self.target.join("debug");
+        let crate_prefix = self.package.replace('-', "_");
+        let places = [
+            (debug.clone(), self.package.clone()),
+            (debug.join("deps"), crate_prefix.clone()),
+            (debug.join("deps"), format!("lib{crate_prefix}")),
+            (debug.join(".fingerprint"), self.package.clone()),
+            (debug.join("build"), self.package.clone()),
+            (debug.join("incremental"), crate_prefix),
+        ];
+        for (dir, prefix) in places {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let path = entry.path();
+                    let _ = if path.is_dir() {
+                        std::fs::remove_dir_all(&path)
+                    } else {
+                        std::fs::remove_file(&path)
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// The kit's target folder: the check binary runs from `<target>/debug/deps/`.
+fn target_dir() -> Result<PathBuf, String> {
+    let exe =
+        std::env::current_exe().map_err(|err| format!("cannot find the check binary: {err}"))?;
+    exe.ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("{} is not in a Cargo target folder", exe.display()))
+}
+
+fn random() -> u32 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new()
+        .hash_one((std::time::SystemTime::now(), std::process::id())) as u32
+}
+
+fn read_toml(path: &Path) -> Result<Table, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    text.parse::<Table>()
+        .map_err(|err| format!("{} does not parse: {err}", path.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|err| format!("cannot create {}: {err}", parent.display()))?;
+    }
+    std::fs::write(path, text).map_err(|err| format!("cannot write {}: {err}", path.display()))
+}
+
+/// Copies `from` to `to`, leaving out build products (`target/`) and any git repository.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|err| format!("cannot create {}: {err}", to.display()))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|err| format!("cannot read {}: {err}", from.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (source, dest) = (entry.path(), to.join(&name));
+        if source.is_dir() {
+            copy_tree(&source, &dest)?;
+        } else if source.is_file() {
+            std::fs::copy(&source, &dest)
+                .map_err(|err| format!("cannot copy {}: {err}", source.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn rename_package(manifest: &mut Table, name: &str) {
+    if let Some(Value::Table(package)) = manifest.get_mut("package") {
+        package.insert("name".into(), Value::String(name.into()));
+    }
+}
+
+/// The `[[bin]]` entry named `name` in the manifest, if it has one (to keep `test = false` etc.).
+fn original_bin(manifest: &Table, name: &str) -> Option<Table> {
+    manifest
+        .get("bin")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_table)
+        .find(|bin| bin.get("name").and_then(Value::as_str) == Some(name))
+        .cloned()
+}
+
+/// The package's binary targets as Cargo sees them (declared or found): `(name, path relative to
+/// the package)`.
+fn bin_targets(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .current_dir(dir);
+    let (ok, stdout, stderr) = run(command, crate::package::COMMAND_TIMEOUT, "cargo metadata")?;
+    if !ok {
+        return Err(format!("`cargo metadata` failed: {}", stderr.trim()));
+    }
+    let metadata: serde_json::Value = serde_json::from_str(&stdout)
+        .map_err(|err| format!("`cargo metadata` printed something that is not JSON: {err}"))?;
+    let package = metadata["packages"]
+        .as_array()
+        .and_then(|packages| packages.first())
+        .ok_or("`cargo metadata` lists no package")?;
+    let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    Ok(package["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|target| {
+            target["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bin"))
+        })
+        .filter_map(|target| {
+            let name = target["name"].as_str()?.to_string();
+            let path = PathBuf::from(target["src_path"].as_str()?);
+            let relative = path
+                .strip_prefix(&root)
+                .map(Path::to_path_buf)
+                .unwrap_or(path);
+            Some((name, relative))
+        })
+        .collect())
+}
+
+/// The manifest in `dir` with everything it inherits from the kit's workspace written out
+/// (package fields, dependency specs) and every relative dependency path made absolute, so that
+/// it builds the same anywhere.
+fn explicit(workspace: &Table, dir: &Path) -> Result<Table, String> {
+    let kit = crate::kit_root();
+    let shared = workspace
+        .get("workspace")
+        .and_then(Value::as_table)
+        .ok_or("the kit's Cargo.toml has no [workspace]")?;
+    let mut manifest = read_toml(&dir.join("Cargo.toml"))?;
+    if let Some(Value::Table(package)) = manifest.get_mut("package") {
+        for (key, value) in package.iter_mut() {
+            if is_inherited(value)
+                && let Some(field) = shared
+                    .get("package")
+                    .and_then(|fields| fields.get(key.as_str()))
+            {
+                *value = field.clone();
+            }
+        }
+    }
+    for section in ["dependencies", "build-dependencies"] {
+        if let Some(Value::Table(deps)) = manifest.get_mut(section) {
+            resolve(deps, shared, kit, dir);
+        }
+    }
+    // `[target.'cfg(..)'.dependencies]` too; their dev-dependencies are not built.
+    if let Some(Value::Table(targets)) = manifest.get_mut("target") {
+        for (_, target) in targets.iter_mut() {
+            let Some(target) = target.as_table_mut() else {
+                continue;
+            };
+            target.remove("dev-dependencies");
+            for section in ["dependencies", "build-dependencies"] {
+                if let Some(Value::Table(deps)) = target.get_mut(section) {
+                    resolve(deps, shared, kit, dir);
+                }
+            }
+        }
+    }
+    manifest.remove("lints");
+    Ok(manifest)
+}
+
+/// Dependency specs written out: `name.workspace = true` becomes the workspace's spec (with any
+/// `features` or `optional` the package adds), relative paths become absolute.
+fn resolve(deps: &mut Table, shared: &Table, kit: &Path, dir: &Path) {
+    for (name, spec) in deps.iter_mut() {
+        let (mut resolved, base) = if is_inherited(spec) {
+            let from_workspace = shared
+                .get("dependencies")
+                .and_then(|deps| deps.get(name.as_str()))
+                .cloned()
+                .unwrap_or_else(|| Value::Table(Table::new()));
+            let mut table = match from_workspace {
+                Value::String(version) => {
+                    Table::from_iter([("version".to_string(), Value::String(version))])
+                }
+                Value::Table(table) => table,
+                _ => Table::new(),
+            };
+            if let Value::Table(own) = spec {
+                for (key, value) in own.iter() {
+                    match key.as_str() {
+                        "workspace" => {}
+                        "features" => {
+                            let mut features = table
+                                .get("features")
+                                .and_then(Value::as_array)
+                                .cloned()
+                                .unwrap_or_default();
+                            features.extend(value.as_array().cloned().unwrap_or_default());
+                            table.insert("features".into(), Value::Array(features));
+                        }
+                        _ => {
+                            table.insert(key.clone(), value.clone());
+                        }
+                    }
+                }
+            }
+            (Value::Table(table), kit)
+        } else {
+            (spec.clone(), dir)
+        };
+        if let Some(Value::String(path)) = resolved.get_mut("path") {
+            *path = base.join(&*path).display().to_string();
+        }
+        *spec = resolved;
+    }
+}
+
+fn is_inherited(value: &Value) -> bool {
+    value
+        .as_table()
+        .is_some_and(|table| table.get("workspace") == Some(&Value::Boolean(true)))
+}
+
+/// Runs `command` to its end within `timeout`: (success, stdout, stderr).
+fn run(
+    mut command: Command,
+    timeout: Duration,
+    what: &str,
+) -> Result<(bool, String, String), String> {
+    let output = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| format!("cannot run `{what}`: {err}"))?;
+    let started = Instant::now();
+    let mut child = output;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("`{what}` was still running after {timeout:?}"));
+            }
+            Err(err) => return Err(format!("cannot wait for `{what}`: {err}")),
+        }
+    };
+    Ok((
+        status.success(),
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    ))
+}
