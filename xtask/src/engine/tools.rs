@@ -192,6 +192,11 @@ pub fn mdbook(root: &Path) -> Result<PathBuf> {
     Ok(pinned)
 }
 
+/// Where the pinned mdBook is installed (the tools cache's `bin/`).
+pub fn mdbook_install_path(root: &Path) -> PathBuf {
+    tools_dir(root).join("bin")
+}
+
 /// The pinned mdBook, if it is already here (the tools cache's `bin/`, or on `PATH`).
 pub fn installed_mdbook(root: &Path) -> Option<PathBuf> {
     let pinned = tools_dir(root).join("bin").join("mdbook");
@@ -204,7 +209,8 @@ pub fn installed_mdbook(root: &Path) -> Option<PathBuf> {
     }
 }
 
-fn is_mdbook(program: &Path) -> bool {
+/// Whether `program` runs and is the pinned mdBook.
+pub fn is_mdbook(program: &Path) -> bool {
     Command::new(program)
         .arg("--version")
         .output()

@@ -57,6 +57,7 @@ pub fn run(
     }
     // A silently rewritten Cargo.lock is a failure of the gate, not a side effect of it.
     testrun::require_locked();
+    let book_build = book::GateBuild::default();
     let mut steps = vec![
         step("manifest and layout", || layout(root, manifest)),
         step(
@@ -113,7 +114,7 @@ pub fn run(
         step(
             "book builds, its links and the checks' anchors resolve",
             || {
-                book::build(root)?;
+                book_build.get(root)?;
                 for factor in manifest.available() {
                     book::check_lesson_anchors(root, factor)?;
                 }
@@ -123,7 +124,7 @@ pub fn run(
         // Chapter shape (the fix after the exercise), pictures, commands, workflow, runnable demos.
         step("book quality", || book::quality(root, manifest)),
         step("book renders in a headless browser", || {
-            book::smoke_test_in_browser(root, manifest)
+            book::smoke_test_in_browser(manifest, book_build.get(root))
         }),
     ]);
 
