@@ -28,6 +28,9 @@ pub struct Demo {
     pub page: String,
     pub line: usize,
     pub unset: Vec<String>,
+    /// A command run before the block, not shown (`cargo build -p …` for a block that runs a
+    /// binary from `target/`); its output is not compared, but it must succeed.
+    pub setup: Option<String>,
     pub steps: Vec<(String, Vec<String>)>,
 }
 
@@ -40,17 +43,13 @@ pub fn demos_in(page: &str, text: &str) -> Result<Vec<Demo>> {
             continue;
         };
         let options = options.trim_end().strip_suffix("-->").unwrap_or(options);
-        let unset = match options.trim().strip_prefix(':').map(str::split_whitespace) {
-            None => Vec::new(),
-            Some(mut words) => {
-                ensure!(
-                    words.next() == Some("unset"),
-                    "{page}:{}: expected `<!-- runnable -->` or `<!-- runnable: unset VAR … -->`",
-                    index + 1
-                );
-                words.map(str::to_owned).collect()
-            }
-        };
+        let (unset, setup) = options_of(options.trim()).with_context(|| {
+            format!(
+                "{page}:{}: expected `<!-- runnable -->`, `<!-- runnable: unset VAR … -->` or \
+                 `<!-- runnable: setup COMMAND -->` (several joined with `;`)",
+                index + 1
+            )
+        })?;
         let fence = lines.get(index + 1).map(|l| l.trim()).unwrap_or_default();
         ensure!(
             fence == "```console",
@@ -82,10 +81,31 @@ pub fn demos_in(page: &str, text: &str) -> Result<Vec<Demo>> {
             page: page.to_string(),
             line: index + 1,
             unset,
+            setup,
             steps,
         });
     }
     Ok(demos)
+}
+
+/// The options after `<!-- runnable:`: `unset VAR …` and `setup COMMAND`, joined with `;`.
+fn options_of(options: &str) -> Option<(Vec<String>, Option<String>)> {
+    let mut unset = Vec::new();
+    let mut setup = None;
+    let Some(options) = options.strip_prefix(':') else {
+        return options.is_empty().then_some((unset, setup));
+    };
+    for option in options.split(';') {
+        let option = option.trim();
+        if let Some(names) = option.strip_prefix("unset ") {
+            unset.extend(names.split_whitespace().map(str::to_owned));
+        } else if let Some(command) = option.strip_prefix("setup ") {
+            setup = Some(command.trim().to_string());
+        } else {
+            return None;
+        }
+    }
+    Some((unset, setup))
 }
 
 /// Runs every runnable block of the book; returns how many commands ran.
@@ -123,13 +143,27 @@ fn run(root: &Path, demo: &Demo) -> Result<usize> {
         Some(ScratchDatabase::create(&settings.database_url()?)?)
     };
     let mut script = String::from("exec 2>&1\n");
+    if let Some(setup) = &demo.setup {
+        // Its output only if it fails: the block's own output starts after it.
+        script.push_str(&format!(
+            "__kit_setup=$({setup} 2>&1) || {{ printf '%s\\n' \"setup failed: $__kit_setup\"; exit 97; }}\n"
+        ));
+    }
+    // `(exit $__kit_status)` right before each command, so that `$?` is the previous command's.
+    script.push_str("__kit_status=0\n");
     for (command, _) in &demo.steps {
         script.push_str(&format!(
-            "printf '%s\\n' '{STEP_START}'\n{command}\n__kit_status=$?\n\
-             printf '\\n{STEP_END}%s@@\\n' \"$__kit_status\"\n(exit $__kit_status)\n"
+            "printf '%s\\n' '{STEP_START}'\n(exit $__kit_status)\n{command}\n__kit_status=$?\n\
+             printf '\\n{STEP_END}%s@@\\n' \"$__kit_status\"\n"
         ));
     }
     let output = shell(root, &script, database.as_ref(), &demo.unset)?;
+    ensure!(
+        !output.starts_with("setup failed: "),
+        "its setup `{}` failed:\n{}",
+        demo.setup.as_deref().unwrap_or_default(),
+        output.trim_end()
+    );
     let printed = split_steps(&output);
     ensure!(
         printed.len() == demo.steps.len(),
@@ -361,6 +395,7 @@ mod tests {
                 page: "p.md".into(),
                 line: 2,
                 unset: vec!["DATABASE_URL".into()],
+                setup: None,
                 steps: vec![
                     ("echo a \\\n  b".into(), vec!["a b".into(), "...".into()]),
                     ("true".into(), vec![]),
@@ -369,6 +404,14 @@ mod tests {
         );
         assert!(demos_in("p.md", "<!-- runnable -->\n```sh\nls\n```\n").is_err());
         assert!(demos_in("p.md", "<!-- runnable: nonsense -->\n```console\n```\n").is_err());
+        assert_eq!(
+            options_of(": unset A B; setup cargo build -q -p x"),
+            Some((
+                vec!["A".to_string(), "B".to_string()],
+                Some("cargo build -q -p x".to_string())
+            ))
+        );
+        assert_eq!(options_of(""), Some((vec![], None)));
     }
 
     #[test]
