@@ -434,3 +434,99 @@ fn a_closed_pipe_ends_quietly_with_the_commands_exit_code() {
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
 }
+
+/// A copy of the kit with everything the book is built from, committed as shipped.
+fn book_sandbox() -> TempDir {
+    let dir = TempDir::with_prefix("xtask-book-").unwrap();
+    let root = kit_root();
+    let listed = Command::new("git")
+        .args(["ls-files", "--", "book", "exercises", "solutions", "kit"])
+        .args([
+            "factors.toml",
+            "docker-compose.yml",
+            "Cargo.lock",
+            "Cargo.toml",
+        ])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    for file in String::from_utf8(listed.stdout).unwrap().lines() {
+        let target = dir.path().join(file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        // A file deleted in the kit's working tree is not shipped in the copy either.
+        if root.join(file).is_file() {
+            std::fs::copy(root.join(file), target).unwrap();
+        }
+    }
+    // The kit is found by its factors.toml and xtask/ folder.
+    std::fs::create_dir_all(dir.path().join("xtask")).unwrap();
+    git(dir.path(), &["init", "--quiet"]);
+    git(dir.path(), &["add", "."]);
+    git(
+        dir.path(),
+        &[
+            "-c",
+            "user.name=kit",
+            "-c",
+            "user.email=kit@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            "shipped",
+        ],
+    );
+    dir
+}
+
+/// A learner's right fix of Factor I deletes `src/bin/staging.rs`, and edits elsewhere drop the
+/// `ANCHOR:` lines the book quotes: the local book still builds, and shows the shipped snippets,
+/// not the learner's code.
+#[test]
+fn the_book_builds_from_the_shipped_exercises_whatever_the_learner_changed() {
+    let kit = book_sandbox();
+    let exercises = kit.path().join("exercises");
+    std::fs::remove_file(exercises.join("01-codebase/src/bin/staging.rs")).unwrap();
+    let config = exercises.join("03-config/src/config.rs");
+    let shipped_config = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        shipped_config.contains("ANCHOR: literal"),
+        "the book quotes this anchor"
+    );
+    std::fs::write(&config, "// my own config, no anchors: LEARNER_EDIT\n").unwrap();
+    let state = exercises.join("06-processes/src/state.rs");
+    std::fs::rename(&state, state.with_file_name("store.rs")).unwrap();
+
+    let built = xtask(kit.path()).arg("book").output().unwrap();
+    assert!(
+        built.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let page =
+        |name: &str| std::fs::read_to_string(kit.path().join("target/book").join(name)).unwrap();
+    let staging = std::fs::read_to_string(
+        kit.path()
+            .join("target/book-shipped/exercises/01-codebase/src/bin/staging.rs"),
+    )
+    .unwrap();
+    let banner = staging
+        .lines()
+        .find(|line| line.starts_with("const BANNER"))
+        .and_then(|line| line.split('"').nth(1))
+        .unwrap()
+        .to_string();
+    assert!(
+        page("01-codebase.html").contains(&banner),
+        "the shipped staging.rs is quoted"
+    );
+    assert!(!page("03-config.html").contains("LEARNER_EDIT"));
+    // The learner's working tree is untouched.
+    assert!(!exercises.join("01-codebase/src/bin/staging.rs").exists());
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("LEARNER_EDIT")
+    );
+}
