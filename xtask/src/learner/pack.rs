@@ -69,7 +69,7 @@ pub fn run(root: &Path, dest: &Path, try_it: bool, out: &mut impl Write) -> Resu
     let built = crate::book::build(root, crate::book::Quotes::Shipped)?;
     copy_dir(&built.out, &pack.join("book"))?;
     writeln!(out, "  {} book/: open book/index.html", term::pass())?;
-    std::fs::write(pack.join("README.txt"), readme())?;
+    std::fs::write(pack.join("README.txt"), readme(&rust_version(root)?))?;
 
     let after = git_status(root)?;
     ensure!(
@@ -186,11 +186,23 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn readme() -> String {
+/// The workspace's `rust-version` (the oldest Rust the kit builds with).
+fn rust_version(root: &Path) -> Result<String> {
+    let manifest: toml::Table = toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml"))?)?;
+    manifest
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("rust-version"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .context("Cargo.toml has no [workspace.package] rust-version")
+}
+
+fn readme(rust: &str) -> String {
     format!(
         "Twelve-Factor Rust: the offline pack\n\
          ====================================\n\n\
-         Needs: Rust (rustup, the version in the kit's rust-toolchain or newer) and git. No network.\n\n\
+         Needs: Rust {rust} or newer (with rustup) and git; no network.\n\n\
          1. Copy this folder ({PACK}) to your disk, e.g. your home folder.\n\
          2. In it, clone the kit from the bundle (inside this folder, so Cargo finds the vendored crates):\n\n\
          \x20   cd {PACK}\n\
