@@ -117,12 +117,12 @@ fn mdbook_program(root: &Path) -> Result<PathBuf> {
 
 pub fn run(root: &Path, open: bool, serve: bool, out: &mut impl Write) -> Result<Verdict> {
     if serve {
-        let status = mdbook_command(root, Quotes::Shipped)?
+        let status = mdbook_command(root, Quotes::from_env())?
             .args(["serve", "book"])
             .status()?;
         return Ok(Verdict::from(status.success()));
     }
-    let built = build(root, Quotes::Shipped)?;
+    let built = build(root, Quotes::from_env())?;
     let index = built.out.join("index.html");
     writeln!(out, "{} The book is at {}", term::pass(), index.display())?;
     if open {
@@ -161,7 +161,7 @@ impl GateBuild {
         self.0
             .get_or_init(|| build(root, Quotes::WorkingTree).map_err(|error| format!("{error:#}")))
             .as_ref()
-            .map_err(|cause| anyhow::anyhow!("the book did not build ({cause})"))
+            .map_err(|cause| anyhow::anyhow!("{cause}"))
     }
 }
 
@@ -172,7 +172,7 @@ pub fn quality(root: &Path, manifest: &Manifest) -> Result<String> {
 
 /// Renders the built book in headless Chromium (see `browser`).
 pub fn smoke_test_in_browser(manifest: &Manifest, built: Result<&Built>) -> Result<String> {
-    let built = built.context("nothing to render")?;
+    let built = built.context("nothing to render: the book did not build")?;
     browser::smoke_test(manifest, built)
 }
 

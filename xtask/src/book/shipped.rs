@@ -40,7 +40,9 @@ impl Quotes {
         )
     }
 
-    /// The choice `book::build` passed; `mdbook` run by hand quotes what shipped.
+    /// The choice `book::build` passed to the preprocessor; otherwise what shipped, unless
+    /// `KIT_BOOK_QUOTES=working-tree` asks for the working tree (a maintainer previewing a change to
+    /// quoted code with `cargo xtask book --serve` before committing it).
     pub fn from_env() -> Quotes {
         match std::env::var(VARIABLE).as_deref() {
             Ok("working-tree") => Quotes::WorkingTree,
