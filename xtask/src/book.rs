@@ -4,8 +4,8 @@
 //! - `preprocessor`: the directives (`directives`, `facts`) and the build-time lints (`includes`,
 //!   `outputs`, `chapters`), on the version of the code the book quotes (`shipped`).
 //! - `built`: checks of the built HTML (empty code blocks, links, the checks' anchors).
-//! - `quality`: verify's checks of the sources (`chapters`, `svg`, `commands`, `workflow`), then
-//!   the runnable output blocks, run for real (`demos`).
+//! - `quality`: verify's checks of the sources, nothing built (the build's lints, `chapters`, `svg`,
+//!   `commands`, `workflow`); `demos` runs the runnable output blocks for real.
 //! - `browser`: the built book rendered in headless Chromium.
 
 mod browser;
@@ -153,7 +153,7 @@ pub fn run(root: &Path, open: bool, serve: bool, out: &mut impl Write) -> Result
 /// the build step, and the browser step, which renders what this run built (and builds it itself
 /// when it runs alone, `--only browser`), never an older `target/book/`.
 #[derive(Default)]
-pub struct GateBuild(std::cell::OnceCell<Result<Built, String>>);
+pub struct GateBuild(std::sync::OnceLock<Result<Built, String>>);
 
 impl GateBuild {
     /// The book built from the working tree (what is about to be committed), or why it did not build.
@@ -165,9 +165,20 @@ impl GateBuild {
     }
 }
 
-/// `cargo xtask verify`'s book-quality step (`quality`).
+/// `cargo xtask verify`'s book-quality step (`quality`): the sources, then the runnable blocks.
 pub fn quality(root: &Path, manifest: &Manifest) -> Result<String> {
-    quality::run(root, manifest)
+    let sources = lint_sources(root, manifest)?;
+    Ok(format!("{sources}, {}", run_demos(root)?))
+}
+
+/// The static half of it: the sources' checks, nothing built or run (`quality::check_book`).
+pub fn lint_sources(root: &Path, manifest: &Manifest) -> Result<String> {
+    quality::check_book(root, manifest)
+}
+
+/// The other half: the `<!-- runnable -->` blocks, run and compared (`demos`).
+pub fn run_demos(root: &Path) -> Result<String> {
+    demos::run_all(root).map(|ran| format!("{ran} demo commands ran"))
 }
 
 /// Renders the built book in headless Chromium (see `browser`).

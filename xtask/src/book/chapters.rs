@@ -159,6 +159,17 @@ pub fn pages_left_out(
     Ok(left_out)
 }
 
+/// The pages `SUMMARY.md` links to (`- [Title](page.md)`).
+pub fn summary_pages(summary: &str) -> Vec<std::path::PathBuf> {
+    summary
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(link, _)| link.trim()))
+        .filter(|link| link.ends_with(".md"))
+        .map(std::path::PathBuf::from)
+        .collect()
+}
+
 /// The sections of a page with nothing in them: a heading followed by the next heading of the
 /// same or a higher level (or by the end of the page) with no text between them, or only a
 /// placeholder (`TODO`, `TBD`, `…`). A chapter skeleton is all headings; a section with only a
@@ -221,7 +232,8 @@ mod skeleton_tests {
         for page in ["SUMMARY.md", "404.md", "a.md", "glossary.md"] {
             std::fs::write(dir.path().join(page), "# x\n\ny\n").unwrap();
         }
-        let pages = [std::path::PathBuf::from("a.md")];
+        let pages = summary_pages("# Summary\n\n[Intro](a.md)\n- [X](https://x.io/y)\n");
+        assert_eq!(pages, [std::path::PathBuf::from("a.md")]);
         assert_eq!(pages_left_out(dir.path(), &pages).unwrap(), ["glossary.md"]);
     }
 }

@@ -195,6 +195,41 @@ fn hints(factor: &Factor) -> String {
         .collect()
 }
 
+/// The build's lints on every page of `book/src/`, without mdBook: what `verify`'s static book
+/// step runs whatever `--only` says (pages as `SUMMARY.md` lists them, the code as it is).
+pub fn lint_pages(root: &Path, manifest: &Manifest) -> Result<Vec<String>> {
+    let src = root.join("book/src");
+    let kit = Kit {
+        root,
+        quoted: root.to_path_buf(),
+        manifest,
+    };
+    let mut items = Vec::new();
+    for file in crate::engine::progress::files_under_all(&src) {
+        let Ok(path) = file.strip_prefix(&src) else {
+            continue;
+        };
+        if path.extension().is_some_and(|ext| ext == "md") && path != Path::new("SUMMARY.md") {
+            let content = std::fs::read_to_string(&file)?;
+            items.push(serde_json::json!({"Chapter": {"path": path, "content": content}}));
+        }
+    }
+    let mut book = serde_json::json!({ "items": items });
+    let mut found = Found::default();
+    expand_chapters(&mut book, &kit, &mut found)?;
+    let summary = std::fs::read_to_string(src.join("SUMMARY.md"))
+        .context("book/src/SUMMARY.md is missing")?;
+    let left_out = chapters::pages_left_out(&src, &chapters::summary_pages(&summary))?;
+    if !left_out.is_empty() {
+        found.problems.push(format!(
+            "book/src/SUMMARY.md does not list {}: a page missing from it is never built, and \
+             every link to it breaks",
+            left_out.join(", ")
+        ));
+    }
+    Ok(found.problems)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,17 +294,7 @@ mod tests {
             crate::project_root().unwrap(),
             crate::engine::manifest::kit(),
         );
-        let mut items = Vec::new();
-        for file in crate::engine::progress::files_under_all(&root.join("book/src")) {
-            let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            if name.ends_with(".md") && name != "SUMMARY.md" {
-                let content = std::fs::read_to_string(&file).unwrap();
-                items.push(serde_json::json!({"Chapter": {"path": name, "content": content}}));
-            }
-        }
-        let mut book = serde_json::json!({ "items": items });
-        let mut found = Found::default();
-        expand_chapters(&mut book, &kit(&root, &manifest), &mut found).unwrap();
-        assert!(found.problems.is_empty(), "{}", found.problems.join("\n"));
+        let problems = lint_pages(&root, &manifest).unwrap();
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }
