@@ -177,7 +177,9 @@ pub fn typed_facts(content: &str, factor: Option<&Factor>, quoted: &Path) -> Vec
     let Some(factor) = factor else {
         return problems;
     };
-    let constants = durations_of(quoted_checks(factor, quoted).as_deref().unwrap_or_default());
+    let source = quoted_checks(factor, quoted).unwrap_or_default();
+    let constants = durations_of(&source);
+    let limits = limits_of(&source);
     for (at, line) in exercise_section(content) {
         if let Some(count) = typed_check_count(line) {
             problems.push(format!(
@@ -211,8 +213,63 @@ pub fn typed_facts(content: &str, factor: Option<&Factor>, quoted: &Path) -> Vec
                 ));
             }
         }
+        for number in typed_numbers(line) {
+            if let Some((name, _)) = limits.iter().find(|(_, value)| *value == number) {
+                problems.push(format!(
+                    "line {at}: “{number}” types the value of `{name}` in kit/checks/{}.rs by hand; \
+                     write {{{{#check-const {} {name}}}}}",
+                    factor.dir_name(),
+                    factor.number
+                ));
+            }
+        }
     }
     problems
+}
+
+/// `(name, value)` of the plain integer constants of a check file (`const MESSAGE_LIMIT: usize =
+/// 280;`) of at least 10, the limits a chapter states: smaller numbers are too often a count of
+/// something else in the same sentence.
+fn limits_of(source: &str) -> Vec<(String, String)> {
+    source
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("pub ").unwrap_or(line);
+            let (name, rest) = line.strip_prefix("const ")?.split_once(':')?;
+            let (kind, value) = rest.split_once('=')?;
+            let name = name.trim();
+            let integer = ["usize", "u64", "u32", "u16", "i64", "i32"].contains(&kind.trim());
+            let duration_named = ["_MS", "_MILLIS", "_SECS", "_SECONDS"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix));
+            let value: String = value
+                .trim()
+                .trim_end_matches(';')
+                .chars()
+                .filter(|c| *c != '_')
+                .collect();
+            let number = value.parse::<u64>().ok()?;
+            (integer && !duration_named && number >= 10).then(|| (name.to_string(), value))
+        })
+        .collect()
+}
+
+/// The bare numbers typed in `line` (not in inline code, not part of a word or another number).
+fn typed_numbers(line: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (index, piece) in line.split('`').enumerate() {
+        if index % 2 == 1 {
+            continue;
+        }
+        for word in piece.split(|c: char| c.is_whitespace() || "(),;:".contains(c)) {
+            let word = word.trim_end_matches('.');
+            if !word.is_empty() && word.chars().all(|c| c.is_ascii_digit()) {
+                found.push(word.to_string());
+            }
+        }
+    }
+    found
 }
 
 /// The check file the book quotes, for the lints.
