@@ -88,6 +88,14 @@ fn expand_chapters(value: &mut Value, kit: &Kit, found: &mut Found) -> Result<()
                     .iter()
                     .find(|factor| Path::new(&factor.chapter) == path);
                 let mut problems = includes::include_problems(content, &chapter_dir);
+                if !problems.is_empty() && kit.quoted != kit.root {
+                    // A maintainer's new file or anchor, not committed yet.
+                    problems.push(
+                        "(the book quotes the code as committed at HEAD: commit the change, or \
+                         preview it with `KIT_BOOK_QUOTES=working-tree cargo xtask book`)"
+                            .into(),
+                    );
+                }
                 problems.extend(outputs::output_block_problems(content, kit));
                 problems.extend(chapters::empty_sections(content));
                 problems.extend(facts::typed_facts(content, factor, &kit.quoted));
