@@ -27,10 +27,7 @@ const BLOCK_LIMIT: Duration = Duration::from_secs(300);
 pub struct Demo {
     pub page: String,
     pub line: usize,
-    pub unset: Vec<String>,
-    /// A command run before the block, not shown (`cargo build -p …` for a block that runs a
-    /// binary from `target/`); its output is not compared, but it must succeed.
-    pub setup: Option<String>,
+    pub options: Options,
     pub steps: Vec<(String, Vec<String>)>,
 }
 
@@ -43,10 +40,10 @@ pub fn demos_in(page: &str, text: &str) -> Result<Vec<Demo>> {
             continue;
         };
         let options = options.trim_end().strip_suffix("-->").unwrap_or(options);
-        let (unset, setup) = options_of(options.trim()).with_context(|| {
+        let options = options_of(options.trim()).with_context(|| {
             format!(
-                "{page}:{}: expected `<!-- runnable -->`, `<!-- runnable: unset VAR … -->` or \
-                 `<!-- runnable: setup COMMAND -->` (several joined with `;`)",
+                "{page}:{}: expected `<!-- runnable -->`, or options after `<!-- runnable:`: \
+                 `unset VAR …`, `setup COMMAND`, `serve COMMAND` (joined with `;`)",
                 index + 1
             )
         })?;
@@ -80,33 +77,53 @@ pub fn demos_in(page: &str, text: &str) -> Result<Vec<Demo>> {
         demos.push(Demo {
             page: page.to_string(),
             line: index + 1,
-            unset,
-            setup,
+            options,
             steps,
         });
     }
     Ok(demos)
 }
 
-/// The options after `<!-- runnable:`: `unset VAR …` and `setup COMMAND`, joined with `;`.
-fn options_of(options: &str) -> Option<(Vec<String>, Option<String>)> {
-    let mut unset = Vec::new();
-    let mut setup = None;
+/// What a runnable block needs around it: `<!-- runnable: unset VAR …; setup COMMAND; serve
+/// COMMAND -->`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Options {
+    /// Variables the block runs without.
+    pub unset: Vec<String>,
+    /// A command run first, not shown (`cargo build -p …` for a block that runs a binary from
+    /// `target/`, a migration); its output is not compared, but it must succeed.
+    pub setup: Option<String>,
+    /// A server the block talks to, started after the setup with `PORT` set to a free port, and
+    /// stopped after the block. The block's `8080` stands for that port: in its commands it is
+    /// replaced by it, and in what they print the port is written back as `8080`.
+    pub serve: Option<String>,
+}
+
+/// The options after `<!-- runnable:`, joined with `;`.
+fn options_of(options: &str) -> Option<Options> {
+    let mut parsed = Options::default();
     let Some(options) = options.strip_prefix(':') else {
-        return options.is_empty().then_some((unset, setup));
+        return options.is_empty().then_some(parsed);
     };
     for option in options.split(';') {
         let option = option.trim();
         if let Some(names) = option.strip_prefix("unset ") {
-            unset.extend(names.split_whitespace().map(str::to_owned));
+            parsed
+                .unset
+                .extend(names.split_whitespace().map(str::to_owned));
         } else if let Some(command) = option.strip_prefix("setup ") {
-            setup = Some(command.trim().to_string());
+            parsed.setup = Some(command.trim().to_string());
+        } else if let Some(command) = option.strip_prefix("serve ") {
+            parsed.serve = Some(command.trim().to_string());
         } else {
             return None;
         }
     }
-    Some((unset, setup))
+    Some(parsed)
 }
+
+/// The port the book's blocks show for the server they talk to.
+const BOOK_PORT: &str = "8080";
 
 /// Runs every runnable block of the book; returns how many commands ran.
 pub fn run_all(root: &Path) -> Result<usize> {
@@ -136,34 +153,53 @@ const STEP_START: &str = "@@kit-step-start@@";
 const STEP_END: &str = "@@kit-step-end ";
 
 fn run(root: &Path, demo: &Demo) -> Result<usize> {
-    let database = if demo.unset.iter().any(|name| name == "DATABASE_URL") {
+    let options = &demo.options;
+    let database = if options.unset.iter().any(|name| name == "DATABASE_URL") {
         None
     } else {
         let settings = Settings::load(root)?;
         Some(ScratchDatabase::create(&settings.database_url()?)?)
     };
-    let mut script = String::from("exec 2>&1\n");
-    if let Some(setup) = &demo.setup {
-        // Its output only if it fails: the block's own output starts after it.
-        script.push_str(&format!(
-            "__kit_setup=$({setup} 2>&1) || {{ printf '%s\\n' \"setup failed: $__kit_setup\"; exit 97; }}\n"
-        ));
+    // In a terminal, curl shows no progress meter; writing to a pipe, it does, unless told not to.
+    let curl_home = tempfile::TempDir::with_prefix("kit-demo-curl-")?;
+    std::fs::write(curl_home.path().join(".curlrc"), "no-progress-meter\n")?;
+    let env = Env {
+        database: database.as_ref(),
+        unset: &options.unset,
+        curl_home: curl_home.path(),
+    };
+    if let Some(setup) = &options.setup {
+        let output = shell(root, &format!("exec 2>&1\n{setup}\n"), &env, &[])?;
+        ensure!(
+            output.status == 0,
+            "its setup `{setup}` failed:\n{}",
+            output.text.trim_end()
+        );
     }
+    let server = match &options.serve {
+        Some(command) => Some(Server::start(root, command, &env)?),
+        None => None,
+    };
+    let port = server.as_ref().map(|server| server.port.to_string());
+    let mut script = String::from("exec 2>&1\n");
     // `(exit $__kit_status)` right before each command, so that `$?` is the previous command's.
     script.push_str("__kit_status=0\n");
     for (command, _) in &demo.steps {
+        let command = match &port {
+            Some(port) => command.replace(BOOK_PORT, port),
+            None => command.clone(),
+        };
         script.push_str(&format!(
             "printf '%s\\n' '{STEP_START}'\n(exit $__kit_status)\n{command}\n__kit_status=$?\n\
              printf '\\n{STEP_END}%s@@\\n' \"$__kit_status\"\n"
         ));
     }
-    let output = shell(root, &script, database.as_ref(), &demo.unset)?;
-    ensure!(
-        !output.starts_with("setup failed: "),
-        "its setup `{}` failed:\n{}",
-        demo.setup.as_deref().unwrap_or_default(),
-        output.trim_end()
-    );
+    let output = shell(root, &script, &env, &[])?.text;
+    let output = match &port {
+        Some(port) => output.replace(port.as_str(), BOOK_PORT),
+        None => output,
+    };
+    drop(server);
     let printed = split_steps(&output);
     ensure!(
         printed.len() == demo.steps.len(),
@@ -264,27 +300,45 @@ fn matches(shown: &[String], printed: &[String]) -> bool {
     }
 }
 
-/// `script` through `sh -c` with a time limit; its stdout and stderr together.
-fn shell(
-    root: &Path,
-    script: &str,
-    database: Option<&ScratchDatabase>,
-    unset: &[String],
-) -> Result<String> {
+/// The environment a block and its server run in.
+struct Env<'a> {
+    database: Option<&'a ScratchDatabase>,
+    unset: &'a [String],
+    /// Holds the `.curlrc` that keeps curl's progress meter out of the output.
+    curl_home: &'a Path,
+}
+
+impl Env<'_> {
+    fn apply(&self, command: &mut Command) {
+        crate::engine::testrun::without_xtask_env(command);
+        command
+            .env("NO_COLOR", "1")
+            .env("CARGO_TERM_COLOR", "never")
+            .env("CURL_HOME", self.curl_home);
+        if let Some(database) = self.database {
+            command.env("DATABASE_URL", database.url.as_str());
+        }
+        for name in self.unset {
+            command.env_remove(name);
+        }
+    }
+}
+
+/// What a script printed (stdout and stderr together) and its exit status.
+struct Printed {
+    text: String,
+    status: i32,
+}
+
+/// `script` through `sh -c` at the kit's root with a time limit.
+fn shell(root: &Path, script: &str, env: &Env, extra: &[(&str, &str)]) -> Result<Printed> {
     let log = tempfile::NamedTempFile::new()?;
     let mut shell = Command::new("sh");
-    crate::engine::testrun::without_xtask_env(&mut shell);
+    env.apply(&mut shell);
     shell
         .args(["-c", script])
         .current_dir(root)
-        .env("NO_COLOR", "1")
-        .env("CARGO_TERM_COLOR", "never");
-    if let Some(database) = database {
-        shell.env("DATABASE_URL", database.url.as_str());
-    }
-    for name in unset {
-        shell.env_remove(name);
-    }
+        .envs(extra.iter().copied());
     let mut child = shell
         .stdin(Stdio::null())
         .stdout(log.reopen()?)
@@ -292,9 +346,9 @@ fn shell(
         .spawn()
         .context("cannot run sh")?;
     let started = Instant::now();
-    loop {
-        if child.try_wait()?.is_some() {
-            break;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
         }
         if started.elapsed() > BLOCK_LIMIT {
             let _ = child.kill();
@@ -302,10 +356,80 @@ fn shell(
             bail!("the block was still running after {BLOCK_LIMIT:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut text = String::new();
+    log.reopen()?.read_to_string(&mut text)?;
+    Ok(Printed {
+        text,
+        status: status.code().unwrap_or(-1),
+    })
+}
+
+/// A block's server: started in a process group of its own on a free port, ready once the port
+/// accepts a connection, and the whole group stopped when dropped.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+    log: tempfile::NamedTempFile,
+}
+
+impl Server {
+    fn start(root: &Path, command: &str, env: &Env) -> Result<Server> {
+        use std::os::unix::process::CommandExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = tempfile::NamedTempFile::new()?;
+        let mut shell = Command::new("sh");
+        env.apply(&mut shell);
+        let child = shell
+            .args(["-c", &format!("exec {command}")])
+            .current_dir(root)
+            .env("PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.reopen()?)
+            .stderr(log.reopen()?)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot start `{command}`"))?;
+        let mut server = Server { child, port, log };
+        let started = Instant::now();
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(server);
+            }
+            let exited = server.child.try_wait()?;
+            if exited.is_some() || started.elapsed() > BLOCK_LIMIT {
+                let mut printed = String::new();
+                let _ = server.log.reopen()?.read_to_string(&mut printed);
+                bail!(
+                    "the block's server `{command}` {} on port {port}; it printed:\n{}",
+                    if exited.is_some() {
+                        "exited before it listened"
+                    } else {
+                        "never listened"
+                    },
+                    printed.trim_end()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
-    let mut output = String::new();
-    log.reopen()?.read_to_string(&mut output)?;
-    Ok(output)
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let group = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
 }
 
 /// A log line without its leading RFC 3339 timestamp (`2026-01-12T09:30:01.412764Z  INFO …`).
@@ -394,8 +518,10 @@ mod tests {
             [Demo {
                 page: "p.md".into(),
                 line: 2,
-                unset: vec!["DATABASE_URL".into()],
-                setup: None,
+                options: Options {
+                    unset: vec!["DATABASE_URL".into()],
+                    ..Options::default()
+                },
                 steps: vec![
                     ("echo a \\\n  b".into(), vec!["a b".into(), "...".into()]),
                     ("true".into(), vec![]),
@@ -405,13 +531,14 @@ mod tests {
         assert!(demos_in("p.md", "<!-- runnable -->\n```sh\nls\n```\n").is_err());
         assert!(demos_in("p.md", "<!-- runnable: nonsense -->\n```console\n```\n").is_err());
         assert_eq!(
-            options_of(": unset A B; setup cargo build -q -p x"),
-            Some((
-                vec!["A".to_string(), "B".to_string()],
-                Some("cargo build -q -p x".to_string())
-            ))
+            options_of(": unset A B; setup cargo build -q -p x; serve ./target/debug/x web"),
+            Some(Options {
+                unset: vec!["A".to_string(), "B".to_string()],
+                setup: Some("cargo build -q -p x".to_string()),
+                serve: Some("./target/debug/x web".to_string()),
+            })
         );
-        assert_eq!(options_of(""), Some((vec![], None)));
+        assert_eq!(options_of(""), Some(Options::default()));
     }
 
     #[test]
