@@ -8,8 +8,10 @@
 //! records use for what changes between runs: Cargo's own status lines and a leading timestamp are
 //! left out, and `...` stands for any number of lines left out.
 //!
-//! Only blocks that need no long-running server can be marked; the others are marked
-//! illustrative (`outputs`), and their commands are covered by `commands`.
+//! A block that talks to a server names it (`<!-- runnable: serve COMMAND -->`): it is started on
+//! a free port, which the block's `8080` stands for, and stopped after the block. Blocks that need
+//! two servers, or the learner's own fix, stay illustrative (`outputs`); their commands are still
+//! checked by `commands`.
 
 use crate::engine::settings::Settings;
 use anyhow::{Context, Result, bail, ensure};
