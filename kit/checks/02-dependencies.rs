@@ -34,6 +34,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the slow webhook holds each call open, while the check looks at who made it.
 const HOLD: Duration = Duration::from_secs(1);
 
+/// How soon an app started without `WEBHOOK_URL` must have stopped.
+const STOP_BOUND: Duration = Duration::from_secs(5);
+
 /// A notification that a shell would mangle (quotes, `$`, backquotes, `&`) and that is not ASCII.
 fn notification() -> serde_json::Value {
     serde_json::json!({
@@ -360,7 +363,7 @@ fn stops_at_once_naming_webhook_url_when_it_is_unset() {
     let finished = AppBuilder::new(app_binary!())
         .env("RUST_BACKTRACE", "1")
         .env("RUST_LOG", "warn")
-        .run_to_end(Duration::from_secs(5));
+        .run_to_end(STOP_BOUND);
     let output = format!("{}{}", finished.stdout, finished.stderr);
     dependencies().ensure(
         !finished.status.success() && output.contains("WEBHOOK_URL"),

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod doctor;
 pub mod hint;
+pub mod pack;
 pub mod reset;
 pub mod solution;
 pub mod status;

@@ -107,6 +107,14 @@ enum Cmd {
         #[arg(long, conflicts_with = "open")]
         serve: bool,
     },
+    /// Make the offline pack in DIR (a USB stick): the kit as a git bundle, every crate vendored,
+    /// the pinned mdBook and the built book; `--try` then installs from it with no network.
+    Pack {
+        dir: PathBuf,
+        /// Then install from the pack as a learner would, offline, and run `check 1` and `book`.
+        #[arg(long = "try")]
+        try_it: bool,
+    },
     /// Measure build cost and the edit→verdict time of `check 6`.
     Bench {
         /// How many warm edit→verdict runs to take the median of.
@@ -323,6 +331,7 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             out,
         ),
         Cmd::Book { open, serve } => book::run(&root, open, serve, out),
+        Cmd::Pack { dir, try_it } => learner::pack::run(&root, &dir, try_it, out),
         Cmd::Bench { runs, skip_cold } => bench::run(&root, runs, skip_cold, out),
         Cmd::BookPreprocessor { .. } => unreachable!("handled above"),
     }

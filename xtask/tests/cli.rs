@@ -445,3 +445,163 @@ fn a_closed_pipe_ends_quietly_with_the_commands_exit_code() {
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
 }
+
+/// A copy of the kit with everything the book is built from, committed as shipped.
+fn book_sandbox() -> TempDir {
+    let dir = TempDir::with_prefix("xtask-book-").unwrap();
+    copy_book_sources(dir.path());
+    dir
+}
+
+/// Copies what the book is built from into `dir` and commits it there.
+fn copy_book_sources(dir: &Path) {
+    let root = kit_root();
+    let listed = Command::new("git")
+        .args(["ls-files", "--", "book", "exercises", "solutions", "kit"])
+        .args([
+            "factors.toml",
+            "docker-compose.yml",
+            "Cargo.lock",
+            "Cargo.toml",
+        ])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    for file in String::from_utf8(listed.stdout).unwrap().lines() {
+        let target = dir.join(file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        // A file deleted in the kit's working tree is not shipped in the copy either.
+        if root.join(file).is_file() {
+            std::fs::copy(root.join(file), target).unwrap();
+        }
+    }
+    // The kit is found by its factors.toml and xtask/ folder.
+    std::fs::create_dir_all(dir.join("xtask")).unwrap();
+    git(dir, &["init", "--quiet"]);
+    git(dir, &["add", "."]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=kit",
+            "-c",
+            "user.email=kit@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            "shipped",
+        ],
+    );
+}
+
+/// A learner's right fix of Factor I deletes `src/bin/staging.rs`, and edits elsewhere drop the
+/// `ANCHOR:` lines the book quotes: the local book still builds, and shows the shipped snippets,
+/// not the learner's code.
+#[test]
+fn the_book_builds_from_the_shipped_exercises_whatever_the_learner_changed() {
+    let kit = book_sandbox();
+    let exercises = kit.path().join("exercises");
+    std::fs::remove_file(exercises.join("01-codebase/src/bin/staging.rs")).unwrap();
+    let config = exercises.join("03-config/src/config.rs");
+    let shipped_config = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        shipped_config.contains("ANCHOR: literal"),
+        "the book quotes this anchor"
+    );
+    std::fs::write(&config, "// my own config, no anchors: LEARNER_EDIT\n").unwrap();
+    let state = exercises.join("06-processes/src/state.rs");
+    std::fs::rename(&state, state.with_file_name("store.rs")).unwrap();
+
+    let built = xtask(kit.path()).arg("book").output().unwrap();
+    assert!(
+        built.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let page =
+        |name: &str| std::fs::read_to_string(kit.path().join("target/book").join(name)).unwrap();
+    let staging = std::fs::read_to_string(
+        kit.path()
+            .join("target/book-shipped/exercises/01-codebase/src/bin/staging.rs"),
+    )
+    .unwrap();
+    let banner = staging
+        .lines()
+        .find(|line| line.starts_with("const BANNER"))
+        .and_then(|line| line.split('"').nth(1))
+        .unwrap()
+        .to_string();
+    assert!(
+        page("01-codebase.html").contains(&banner),
+        "the shipped staging.rs is quoted"
+    );
+    assert!(!page("03-config.html").contains("LEARNER_EDIT"));
+    // The learner's working tree is untouched.
+    assert!(!exercises.join("01-codebase/src/bin/staging.rs").exists());
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("LEARNER_EDIT")
+    );
+}
+
+/// Offline, with no mdBook installed (an empty tools cache, none on `PATH`): a kit inside an
+/// offline pack uses the pack's mdBook; any other kit says in one line what to do, and exits 1.
+#[test]
+fn offline_without_mdbook_the_book_uses_the_packs_or_says_what_to_do() {
+    if dirs_mdbook().is_none() {
+        // A fresh machine: `cargo xtask book` installs the pinned mdBook (once, a few minutes).
+        let mut book = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        assert!(
+            book.arg("book")
+                .current_dir(kit_root())
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let mdbook = dirs_mdbook().expect("the pinned mdBook, in the user's tools cache");
+    let pack = TempDir::with_prefix("xtask-pack-").unwrap();
+    let kit = pack.path().join("twelve-factor-rust");
+    copy_book_sources(&kit);
+    let cache = TempDir::with_prefix("xtask-cache-").unwrap();
+    let offline = |dir: &Path| {
+        let mut command = xtask(dir);
+        command
+            .arg("book")
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("XDG_CACHE_HOME", cache.path())
+            .env("PATH", "/usr/bin:/bin");
+        command.output().unwrap()
+    };
+
+    let told = offline(&kit);
+    let stderr = String::from_utf8_lossy(&told.stderr);
+    assert_eq!(told.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("offline") && stderr.contains("book/index.html"),
+        "{stderr}"
+    );
+
+    std::fs::create_dir_all(pack.path().join("tools/bin")).unwrap();
+    std::fs::copy(&mdbook, pack.path().join("tools/bin/mdbook")).unwrap();
+    let built = offline(&kit);
+    assert!(
+        built.status.success() && kit.join("target/book/index.html").is_file(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+}
+
+/// The pinned mdBook in the user's tools cache, where `cargo xtask book` installs it.
+fn dirs_mdbook() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    let mdbook = cache.join("twelve-factor-rust/tools/bin/mdbook");
+    mdbook.is_file().then_some(mdbook)
+}

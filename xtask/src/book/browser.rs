@@ -20,12 +20,12 @@ const THEMES: [&str; 2] = ["light", "navy"];
 /// The path the harness page is served at (it exists only in the server).
 const HARNESS: &str = "/__kit-browser-check.html";
 
-pub fn smoke_test(root: &Path, manifest: &Manifest) -> Result<String> {
-    let out = super::output_dir(root);
+pub fn smoke_test(manifest: &Manifest, built: &super::Built) -> Result<String> {
+    let out = built.out.clone();
     ensure!(
         out.join("index.html").is_file(),
-        "the book was not built, so there is nothing to render: see the book build step's error \
-         (`cargo xtask book`)"
+        "{} has no index.html, so there is nothing to render",
+        out.display()
     );
     let browser = crate::engine::tools::chromium()?.display().to_string();
     let with_images = pages_with_images(&out)?;

@@ -237,6 +237,11 @@ fn cargo_install(root: &Path, krate: &str, what: &str, version: &str) -> Result<
     Ok(tools_dir(root).join("bin").join(krate))
 }
 
+/// Where the pinned mdBook is installed (the tools cache's `bin/`).
+pub fn mdbook_install_path(root: &Path) -> PathBuf {
+    tools_dir(root).join("bin")
+}
+
 /// The pinned mdBook, if it is already here (the tools cache's `bin/`, or on `PATH`).
 pub fn installed_mdbook(root: &Path) -> Option<PathBuf> {
     let pinned = tools_dir(root).join("bin").join("mdbook");
@@ -249,7 +254,8 @@ pub fn installed_mdbook(root: &Path) -> Option<PathBuf> {
     }
 }
 
-fn is_mdbook(program: &Path) -> bool {
+/// Whether `program` runs and is the pinned mdBook.
+pub fn is_mdbook(program: &Path) -> bool {
     Command::new(program)
         .arg("--version")
         .output()

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-fn record_path(root: &Path, factor: &Factor) -> PathBuf {
+pub fn record_path(root: &Path, factor: &Factor) -> PathBuf {
     root.join("kit/checks")
         .join(format!("{}.lessons", factor.dir_name()))
 }
@@ -84,7 +84,8 @@ fn same_lesson(recorded: &str, seen: &str) -> bool {
 /// How alike two messages' words must be to count as the same lesson.
 const SAME_LESSON: f32 = 0.9;
 
-fn parse(text: &str) -> BTreeMap<String, String> {
+/// Each check's recorded lesson, by name (the book quotes them: `book::outputs`).
+pub fn parse(text: &str) -> BTreeMap<String, String> {
     let mut lessons = BTreeMap::new();
     let mut current: Option<(String, Vec<&str>)> = None;
     for line in text.lines() {

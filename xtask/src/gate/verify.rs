@@ -48,6 +48,7 @@ pub fn run(
     }
     // A silently rewritten Cargo.lock is a failure of the gate, not a side effect of it.
     testrun::require_locked();
+    let book_build = book::GateBuild::default();
     let mut steps = static_steps(root, manifest);
     steps.push(step(Lane::Factors, "backing services", || {
         services::ensure(root, &Service::ALL, &mut std::io::sink()).map(|()| String::new())
@@ -55,7 +56,7 @@ pub fn run(
     for factor in manifest.available() {
         steps.extend(factor_steps(root, manifest, factor, repeat, bless));
     }
-    steps.extend(tool_steps(root, manifest));
+    steps.extend(tool_steps(root, manifest, &book_build));
     if let Some(only) = &only {
         let selected = |step: &Step| step.name.contains(only.as_str());
         if !steps.iter().any(selected) {
@@ -150,7 +151,11 @@ fn factor_steps<'a>(
 }
 
 /// The toolchain's steps and the book: none of them reads what the factors' checks write.
-fn tool_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
+fn tool_steps<'a>(
+    root: &'a Path,
+    manifest: &'a Manifest,
+    book_build: &'a book::GateBuild,
+) -> Vec<Step<'a>> {
     vec![
         step(Lane::Tools, "harness and xtask tests", || {
             cargo_step(
@@ -173,7 +178,7 @@ fn tool_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
             Lane::Tools,
             "book builds, its links and the checks' anchors resolve",
             || {
-                book::build(root)?;
+                book_build.get(root)?;
                 for factor in manifest.available() {
                     book::check_lesson_anchors(root, factor)?;
                 }
@@ -182,7 +187,7 @@ fn tool_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
         ),
         step(Lane::Tools, "book demos run", || book::run_demos(root)),
         step(Lane::Tools, "book renders in a headless browser", || {
-            book::smoke_test_in_browser(root, manifest)
+            book::smoke_test_in_browser(manifest, book_build.get(root))
         }),
     ]
 }
