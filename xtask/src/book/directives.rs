@@ -155,12 +155,24 @@ const SLOTS: &[(&str, u32, &str)] = &[
          ([notes](instructor-guide.md#the-welcome-and-the-tour))",
     ),
     (
+        // Rehearsed: 25 minutes, since some laptops still build cold (2:45 to 3:24 with the crates
+        // already downloaded), and a few need help with their services.
         "first-check",
-        10,
-        "Everyone runs `cargo xtask check 6` and sees red",
+        25,
+        "Everyone runs `cargo xtask check 1`, the day's one first command, and sees red; \
+         whoever sees an error instead gets help now ([Set-up](setup.md))",
     ),
     ("break", 15, "Break"),
-    ("lunch", 60, "Lunch"),
+    // 45 minutes, so that the rehearsed session lengths fit a 9:00 to 17:00 day.
+    ("lunch", 45, "Lunch"),
+    (
+        // The closing session. Its chapter and its minutes belong to the deploy work; until the
+        // manifest carries them, this slot holds the place under the name `deploy-it`.
+        "deploy-it",
+        20,
+        "Deploy it: the finished noticeboard scaled out behind a load balancer, restarted, killed \
+         and cut off under load (`cargo xtask deploy --demo`), on the projector",
+    ),
     (
         "wrap-up",
         10,
@@ -172,7 +184,7 @@ const SLOTS: &[(&str, u32, &str)] = &[
 /// The most an agenda may leave unplanned at its end (shown as a catch-up slot), in minutes.
 const MAX_BUFFER: u32 = 30;
 
-/// `{{#agenda 9:00-12:00 welcome first-check 3 4 break 6 …}}`: a timetable from factors.toml's
+/// `{{#agenda 9:00-12:00 welcome first-check 3 4 break 6:demo-plus-homework …}}`: a timetable from factors.toml's
 /// minutes and the fixed slots above. Fails when the day overruns its window, or leaves more than
 /// `MAX_BUFFER` minutes unplanned (a slot with nothing in it); what is left over, if anything,
 /// becomes a catch-up slot.
@@ -193,9 +205,17 @@ pub fn agenda(spec: &str, manifest: &Manifest) -> Result<String> {
             rows.push((*minutes, (*what).to_string()));
             continue;
         }
+        // `2:demo-plus-homework`: the factor, then how the session runs, dashes read as spaces.
+        let (word, how) = match word.split_once(':') {
+            Some((word, how)) => (word, format!(": {}", how.replace('-', " "))),
+            None => (word, String::new()),
+        };
         let factor = manifest.find(word)?;
         let what = if factor.available {
-            format!("[{}. {}]({})", factor.roman, factor.title, factor.chapter)
+            format!(
+                "[{}. {}]({}){how}",
+                factor.roman, factor.title, factor.chapter
+            )
         } else {
             // No page to link to yet: the chapter is a draft in SUMMARY.md.
             format!(
@@ -298,6 +318,15 @@ mod agenda_tests {
         let table = agenda(&spec, &manifest).unwrap();
         assert!(table.contains("| 9:00 | 15 | Welcome"), "{table}");
         assert!(table.contains("| 10 | Catch-up"), "{table}");
+        let noted = agenda(
+            &format!("9:00-{} welcome 3:demo-plus-homework 6", show_clock(end)),
+            &manifest,
+        )
+        .unwrap();
+        assert!(
+            noted.contains("(03-config.md): demo plus homework |"),
+            "{noted}"
+        );
         assert!(
             table.contains(&format!("| {} | | End |", show_clock(end))),
             "{table}"
