@@ -60,9 +60,9 @@ fn read(path: &Path) -> Result<Value> {
     toml::from_str(&text).with_context(|| format!("{} does not parse", path.display()))
 }
 
-/// Every crate's Cargo.toml: xtask, the harness, kit-deps, each available exercise and solution.
+/// Every crate's Cargo.toml: xtask, the harness, kit-deps, the class board, each available exercise and solution.
 fn crate_manifests(root: &Path, manifest: &Manifest) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = ["xtask", "kit/harness", "kit/deps"]
+    let mut found: Vec<PathBuf> = ["xtask", "kit/harness", "kit/deps", "kit/room"]
         .iter()
         .map(|dir| root.join(dir).join("Cargo.toml"))
         .collect();
