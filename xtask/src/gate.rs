@@ -2,9 +2,11 @@
 //! Learners never need to open these files.
 
 pub mod bench;
+pub mod cdp;
 pub mod conventions;
 pub mod devcontainer;
 pub mod integrity;
 pub mod lesson_records;
 pub mod mistakes;
+pub mod room;
 pub mod verify;

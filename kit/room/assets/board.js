@@ -5,6 +5,12 @@
 
 const projector = location.pathname.startsWith("/projector");
 const state = { factors: [], learners: new Map(), offset: 0, book: "/book/", bookServed: false };
+// When each learner's latest post was first shown (board clock), and over all live events, how
+// many arrived and the longest post→page delay: kept on <body> as data-* attributes, which the
+// board's browser test reads (`cargo xtask room bench`).
+const shownAt = new Map();
+let liveEvents = 0;
+let maxLagMs = 0;
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -114,7 +120,7 @@ function renderLearners() {
     if (learner.last_seen_ms !== null) {
       tr.dataset.receivedMs = String(learner.last_seen_ms);
     }
-    tr.dataset.shownMs = String(serverNow());
+    if (shownAt.has(learner.id)) tr.dataset.shownMs = String(shownAt.get(learner.id));
     for (const f of available()) {
       const cell = learner.factors[f.number];
       if (!cell) {
@@ -245,6 +251,14 @@ function connect() {
     // Rows are built after the post's response, so two may arrive out of order.
     if (known && (known.last_seen_ms || 0) > (row.last_seen_ms || 0)) return;
     state.learners.set(row.id, row);
+    if (!known || known.last_seen_ms !== row.last_seen_ms) {
+      const shown = serverNow();
+      shownAt.set(row.id, shown);
+      if (row.last_seen_ms !== null) maxLagMs = Math.max(maxLagMs, shown - row.last_seen_ms);
+    }
+    liveEvents++;
+    document.body.dataset.events = String(liveEvents);
+    document.body.dataset.maxLagMs = String(maxLagMs);
     render();
   });
 }

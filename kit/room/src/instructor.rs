@@ -121,6 +121,7 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let class = class(&state, &headers).await?;
     let events = state.hub.subscribe(class.id);
+    tracing::info!(class = %class.code, pages = state.hub.subscriber_count(), "live page connected");
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())

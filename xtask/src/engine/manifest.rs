@@ -123,6 +123,29 @@ impl Factor {
         format!("{}.html", self.chapter.trim_end_matches(".md"))
     }
 
+    /// The names of the factor's checks: the `#[test]` functions of `kit/checks/NN-slug.rs`. Known
+    /// even when the exercise does not compile (the check binary is built with it).
+    pub fn check_names(&self, root: &Path) -> Vec<String> {
+        let path = root
+            .join("kit/checks")
+            .join(format!("{}.rs", self.dir_name()));
+        let source = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<&str> = source.lines().map(str::trim).collect();
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, line)| **line == "#[test]")
+            .filter_map(|(index, _)| {
+                // Attributes and comments may sit between `#[test]` and the function.
+                let line = lines[index + 1..]
+                    .iter()
+                    .find(|line| line.starts_with("fn ") || line.starts_with("pub fn "))?;
+                let name = line.split("fn ").nth(1)?.split('(').next()?.trim();
+                Some(name.to_string())
+            })
+            .collect()
+    }
+
     /// The package name of the crate in `dir` (exercise or solution), read from its Cargo.toml.
     pub fn package(root: &Path, dir: &Path) -> Result<String> {
         #[derive(Deserialize)]
@@ -154,6 +177,20 @@ mod tests {
 
     fn manifest() -> Manifest {
         kit()
+    }
+
+    #[test]
+    fn every_factor_knows_its_checks_from_its_check_file() {
+        let manifest = manifest();
+        let root = crate::project_root().unwrap();
+        let dependencies = manifest.find("2").unwrap().check_names(&root);
+        assert_eq!(dependencies.len(), 4, "{dependencies:?}");
+        for factor in manifest.available() {
+            let names = factor.check_names(&root);
+            for intended in &factor.intended_failures {
+                assert!(names.contains(intended), "{intended} not in {names:?}");
+            }
+        }
     }
 
     #[test]

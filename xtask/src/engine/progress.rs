@@ -16,11 +16,22 @@ pub struct Record {
     pub passed: usize,
     pub total: usize,
     pub fingerprint: u64,
+    /// `false`: the exercise did not compile, and `total` is how many checks the factor has.
+    #[serde(default = "compiled_by_default")]
+    pub compiled: bool,
+    /// The names of the checks that failed (for the class board).
+    #[serde(default)]
+    pub failing: Vec<String>,
+}
+
+/// Records written before `compiled` existed were all of runs that compiled.
+fn compiled_by_default() -> bool {
+    true
 }
 
 impl Record {
     pub fn green(&self) -> bool {
-        self.total > 0 && self.passed == self.total
+        self.compiled && self.total > 0 && self.passed == self.total
     }
 }
 
@@ -30,6 +41,7 @@ pub enum State {
     Unavailable,
     NotChecked,
     EditedSinceCheck,
+    DoesNotCompile { total: usize },
     Green { total: usize },
     Red { passed: usize, total: usize },
 }
@@ -41,7 +53,48 @@ fn load(root: &Path) -> BTreeMap<String, Record> {
     cache::read(root, VERDICTS)
 }
 
-pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
+/// Records what a check run found: each check's name and whether it passed.
+pub fn record_outcomes<'o>(
+    root: &Path,
+    factor: &Factor,
+    outcomes: impl IntoIterator<Item = (&'o str, bool)>,
+) {
+    let mut passed = 0;
+    let mut total = 0;
+    let mut failing = Vec::new();
+    for (name, ok) in outcomes {
+        total += 1;
+        if ok {
+            passed += 1;
+        } else {
+            failing.push(name.to_string());
+        }
+    }
+    store(root, factor, passed, total, true, failing);
+}
+
+/// Records that the exercise does not compile; the total is the factor's real number of checks
+/// (its check file's tests), not a guess.
+pub fn record_compile_error(root: &Path, factor: &Factor) {
+    let total = factor.check_names(root).len();
+    store(root, factor, 0, total, false, Vec::new());
+}
+
+/// The last verdict recorded for the factor, if its files have not changed since.
+pub fn last(root: &Path, factor: &Factor) -> Option<Record> {
+    load(root)
+        .remove(&factor.slug)
+        .filter(|record| record.fingerprint == fingerprint(&root.join(&factor.exercise)))
+}
+
+fn store(
+    root: &Path,
+    factor: &Factor,
+    passed: usize,
+    total: usize,
+    compiled: bool,
+    failing: Vec<String>,
+) {
     let mut records = load(root);
     let fingerprint = fingerprint(&root.join(&factor.exercise));
     records.insert(
@@ -50,6 +103,8 @@ pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
             passed,
             total,
             fingerprint,
+            compiled,
+            failing,
         },
     );
     cache::write(root, VERDICTS, &records);
@@ -72,6 +127,9 @@ pub fn state(root: &Path, factor: &Factor) -> State {
         Some(record) if record.fingerprint != fingerprint(&root.join(&factor.exercise)) => {
             State::EditedSinceCheck
         }
+        Some(record) if !record.compiled => State::DoesNotCompile {
+            total: record.total,
+        },
         Some(record) if record.green() => State::Green {
             total: record.total,
         },

@@ -102,6 +102,7 @@ pub fn run(
                 ],
             )
         }),
+        step("class board (kit-room tests)", || super::room::tests(root)),
         step("clippy -D warnings", || clippy(root)),
         step("rustfmt", || {
             cargo_step(root, &["fmt", "--all", "--check", "--", "--color=never"])

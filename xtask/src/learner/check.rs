@@ -61,7 +61,8 @@ pub fn run(
         Err((package, errors)) => {
             report_compile_errors(factor, &package, &errors, out)?;
             if !options.solution {
-                progress::record(root, factor, 0, factor.intended_failures.len().max(1));
+                progress::record_compile_error(root, factor);
+                crate::room::post_in_background(root, factor, out);
             }
             return Ok(Verdict::Red);
         }
@@ -90,8 +91,9 @@ pub fn run(
         }
     };
     if !options.solution {
-        let passed = outcomes.iter().filter(|outcome| outcome.passed).count();
-        progress::record(root, factor, passed, outcomes.len());
+        let results = outcomes.iter().map(|o| (o.name.as_str(), o.passed));
+        progress::record_outcomes(root, factor, results);
+        crate::room::post_in_background(root, factor, out);
     }
     // Recorded first, so the next step is the one `cargo xtask` alone now shows.
     let next = status::next_factor(root, manifest);

@@ -15,6 +15,9 @@ fn describe(state: &State) -> String {
         State::Unavailable => term::dim("not available yet"),
         State::NotChecked => "not checked yet".into(),
         State::EditedSinceCheck => "edited since the last check".into(),
+        State::DoesNotCompile { total } => {
+            format!("{} does not compile ({total} checks wait)", term::fail())
+        }
         State::Green { total } => format!("{} all {total} checks pass", term::pass()),
         State::Red { passed, total } => format!("{} {passed} of {total} checks pass", term::fail()),
     }
@@ -25,6 +28,7 @@ fn label(state: &State) -> &'static str {
         State::Unavailable => "unavailable",
         State::NotChecked => "not-checked",
         State::EditedSinceCheck => "edited",
+        State::DoesNotCompile { .. } => "does-not-compile",
         State::Green { .. } => "green",
         State::Red { .. } => "red",
     }
@@ -101,6 +105,8 @@ pub fn run(root: &Path, manifest: &Manifest, json: bool, out: &mut impl Write) -
             let (passed, total) = match state {
                 State::Green { total } => (Some(total), Some(total)),
                 State::Red { passed, total } => (Some(passed), Some(total)),
+                // None of the factor's checks ran; `total` is how many it has.
+                State::DoesNotCompile { total } => (Some(0), Some(total)),
                 _ => (None, None),
             };
             json!({
