@@ -219,7 +219,10 @@ fn timestamp(at: i64) -> Result<i64, ApiError> {
 }
 
 /// Checks a verdict against the catalog: a real factor, its real checks, numbers that add up.
-pub fn validate(catalog: &crate::catalog::Catalog, verdict: VerdictIn) -> Result<NewVerdict, ApiError> {
+pub fn validate(
+    catalog: &crate::catalog::Catalog,
+    verdict: VerdictIn,
+) -> Result<NewVerdict, ApiError> {
     let id = post_id(&verdict.id)?;
     let factor = u8::try_from(verdict.factor)
         .ok()
@@ -320,7 +323,11 @@ fn stored_status(stored: bool) -> Response {
     if stored {
         (StatusCode::CREATED, Json(json!({ "stored": true }))).into_response()
     } else {
-        (StatusCode::OK, Json(json!({ "stored": false, "seen": true }))).into_response()
+        (
+            StatusCode::OK,
+            Json(json!({ "stored": false, "seen": true })),
+        )
+            .into_response()
     }
 }
 

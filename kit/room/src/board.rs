@@ -109,7 +109,9 @@ pub fn rows(
                 .map(|(_, problems)| problems.clone());
             row(
                 learner,
-                by_learner.get(learner.id.as_str()).map_or(&[][..], Vec::as_slice),
+                by_learner
+                    .get(learner.id.as_str())
+                    .map_or(&[][..], Vec::as_slice),
                 report,
             )
         })

@@ -141,7 +141,10 @@ impl Catalog {
 
 impl FactorInfo {
     pub fn check_names(&self) -> BTreeSet<&str> {
-        self.checks.iter().map(|check| check.name.as_str()).collect()
+        self.checks
+            .iter()
+            .map(|check| check.name.as_str())
+            .collect()
     }
 }
 

@@ -93,12 +93,20 @@ pub fn app(state: Arc<AppState>) -> Router {
 
 /// Serves until `shutdown` completes, then stops accepting, ends the live streams and lets
 /// requests in flight finish (at most `config.shutdown_grace`).
-pub async fn serve(config: config::Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+pub async fn serve(
+    config: config::Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let store = store::Store::connect(&config.database_url).await?;
     let state = Arc::new(AppState::new(store, &config)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (set PORT to another port)", config.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (set PORT to another port)",
+                config.listen
+            )
+        })?;
     let address = listener.local_addr()?;
     tracing::info!(%address, book = state.book_dir.is_some(), "class board listening");
     let hub_state = Arc::clone(&state);

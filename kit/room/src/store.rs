@@ -99,7 +99,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
             .await
-            .context("cannot connect to Postgres (is it running? `cargo xtask services up`)")?;
+            .context("cannot connect to the Postgres in DATABASE_URL (is it running? `cargo xtask services up`)")?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
@@ -175,8 +175,11 @@ impl Store {
     }
 
     pub async fn class_by_instructor_token(&self, token: &str) -> Result<Option<Class>> {
-        self.class_where("instructor_token_hash = sha256(convert_to($1, 'UTF8'))", token)
-            .await
+        self.class_where(
+            "instructor_token_hash = sha256(convert_to($1, 'UTF8'))",
+            token,
+        )
+        .await
     }
 
     /// `condition` is one of this module's constants; the value is always a bound parameter.
@@ -381,7 +384,8 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<()> {
             tracing::info!(database = %name, "created the board's database");
             Ok(())
         }
-        Err(err) => Err(err)
-            .context("cannot connect to Postgres (is it running? `cargo xtask services up`)"),
+        Err(err) => Err(err).context(
+            "cannot connect to the Postgres in DATABASE_URL (is it running? `cargo xtask services up`)",
+        ),
     }
 }

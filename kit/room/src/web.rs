@@ -51,7 +51,11 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if state.store.ping().await {
         (StatusCode::OK, "ready").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "the database does not answer").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database does not answer",
+        )
+            .into_response()
     }
 }
 
@@ -67,7 +71,11 @@ pub async fn book(State(state): State<Arc<AppState>>, path: Option<Path<String>>
     match tokio::fs::read(&file).await {
         Ok(bytes) => {
             let kind = content_type(&file);
-            ([(header::CONTENT_TYPE, HeaderValue::from_static(kind))], bytes).into_response()
+            (
+                [(header::CONTENT_TYPE, HeaderValue::from_static(kind))],
+                bytes,
+            )
+                .into_response()
         }
         Err(_) => not_found("no such page in the book"),
     }
@@ -126,7 +134,14 @@ mod tests {
         std::fs::write(dir.join("06-processes.html"), "p").unwrap();
         assert!(book_file(&dir, "").is_some());
         assert!(book_file(&dir, "06-processes.html").is_some());
-        for bad in ["../Cargo.toml", "..", ".git/config", "a\\b", "%2e%2e/x", "missing.html"] {
+        for bad in [
+            "../Cargo.toml",
+            "..",
+            ".git/config",
+            "a\\b",
+            "%2e%2e/x",
+            "missing.html",
+        ] {
             assert!(book_file(&dir, bad).is_none(), "{bad} was served");
         }
     }

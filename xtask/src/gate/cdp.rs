@@ -55,7 +55,10 @@ impl Browser {
             {
                 break port;
             }
-            ensure!(Instant::now() < deadline, "Chromium opened no DevTools port");
+            ensure!(
+                Instant::now() < deadline,
+                "Chromium opened no DevTools port"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let targets = http_get(port, "/json/list").context("DevTools' /json/list")?;

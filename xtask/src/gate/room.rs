@@ -14,11 +14,11 @@
 //!    retries with the next check. Every accepted post must be in the database (0 lost), and the
 //!    99th percentile of the accepted posts' latency is reported.
 
+use super::cdp::Browser;
 use crate::Verdict;
 use crate::engine::manifest::Service;
 use crate::engine::{services, term, testrun};
 use crate::room::client::{self, Reply};
-use super::cdp::Browser;
 use anyhow::{Context, Result, bail, ensure};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -92,7 +92,10 @@ impl Board {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("the board did not get ready in 20 s (log: {})", self.log.display())
+        bail!(
+            "the board did not get ready in 20 s (log: {})",
+            self.log.display()
+        )
     }
 
     /// SIGTERM, then waits for the exit; the exit status.
@@ -379,7 +382,8 @@ fn browser(
         browser.screenshot(path)?;
         writeln!(out, "  screenshot: {}", path.display())?;
     }
-    let green = rows == BROWSER_LEARNERS && slowest <= LIVE_BUDGET_MS as f64 && shown_top == top_check;
+    let green =
+        rows == BROWSER_LEARNERS && slowest <= LIVE_BUDGET_MS as f64 && shown_top == top_check;
     writeln!(
         out,
         "  {} every post on the page within {LIVE_BUDGET_MS} ms, the heat-map naming the most failed check",
@@ -501,9 +505,14 @@ fn load(
         latencies.len(),
         retried.load(Ordering::SeqCst),
         downtime.as_secs_f64(),
-        status.code().map_or("by signal".into(), |code| code.to_string())
+        status
+            .code()
+            .map_or("by signal".into(), |code| code.to_string())
     )?;
-    writeln!(out, "  latency: p50 {p50:.1} ms · p99 {p99:.1} ms · max {max:.1} ms")?;
+    writeln!(
+        out,
+        "  latency: p50 {p50:.1} ms · p99 {p99:.1} ms · max {max:.1} ms"
+    )?;
     let green = lost == 0 && stored as usize == accepted && p99 < P99_BUDGET_MS && status.success();
     writeln!(
         out,

@@ -49,9 +49,8 @@ fn findings(root: &Path, manifest: &Manifest) -> Result<Vec<(&'static str, Findi
         findings.push((name, service_reachable(service, &settings)?));
     }
     findings.push(("compose-settings", compose_settings_agree(&settings)?));
-    findings.extend(
-        local_postgres_matches_compose(root).map(|finding| ("local-postgres", finding)),
-    );
+    findings
+        .extend(local_postgres_matches_compose(root).map(|finding| ("local-postgres", finding)));
     findings.push(("mdbook", mdbook(root)));
     let available = manifest.available().count();
     findings.push((

@@ -65,7 +65,10 @@ pub fn run(root: &Path, args: &[String], out: &mut impl Write) -> Result<Verdict
     out.flush()?;
     let binary = build(root)?;
     let mut command = Command::new(&binary);
-    command.args(args).envs(environment(root)?).current_dir(root);
+    command
+        .args(args)
+        .envs(environment(root)?)
+        .current_dir(root);
     if args.first().map(String::as_str) == Some("serve") {
         writeln!(
             out,

@@ -241,13 +241,23 @@ fn send_all(root: &Path, joined: &Joined, deadline: Duration) -> Option<String> 
 }
 
 /// `cargo xtask room join <url> <code> --name <name>`.
-pub fn join(root: &Path, url: &str, code: &str, name: &str, out: &mut impl Write) -> Result<Verdict> {
+pub fn join(
+    root: &Path,
+    url: &str,
+    code: &str,
+    name: &str,
+    out: &mut impl Write,
+) -> Result<Verdict> {
     let base = client::board_url(url).map_err(|err| UsageError(format!("{err:#}")))?;
     let body = serde_json::json!({ "code": code, "name": name }).to_string();
     let reply = client::post_json(&base, "/api/join", None, &body, FOREGROUND_DEADLINE)
         .with_context(|| format!("the class board at {base} does not answer"))?;
     if reply.status != 201 {
-        bail!("the class board refused: {} ({})", reply.error(), reply.status);
+        bail!(
+            "the class board refused: {} ({})",
+            reply.error(),
+            reply.status
+        );
     }
     #[derive(Deserialize)]
     struct Answer {
@@ -356,20 +366,48 @@ mod tests {
             factor: 6,
             passed: 3,
             total: 5,
-            failing: vec!["sessions_expire_after_their_ttl".into(), "visits_survive_a_restart".into()],
+            failing: vec![
+                "sessions_expire_after_their_ttl".into(),
+                "visits_survive_a_restart".into(),
+            ],
             compiled: true,
             hints_used: 1,
             checks_edited: false,
             at: now(),
         };
         let value = serde_json::to_value(&post).unwrap();
-        let fields: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        let fields: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             fields,
-            ["at", "checks_edited", "compiled", "factor", "failing", "hints_used", "id", "passed", "total"]
+            [
+                "at",
+                "checks_edited",
+                "compiled",
+                "factor",
+                "failing",
+                "hints_used",
+                "id",
+                "passed",
+                "total"
+            ]
         );
-        let doctor = serde_json::to_value(DoctorPost { id: new_id(), problems: vec!["redis".into()], at: now() }).unwrap();
-        let fields: Vec<&str> = doctor.as_object().unwrap().keys().map(String::as_str).collect();
+        let doctor = serde_json::to_value(DoctorPost {
+            id: new_id(),
+            problems: vec!["redis".into()],
+            at: now(),
+        })
+        .unwrap();
+        let fields: Vec<&str> = doctor
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(fields, ["at", "id", "problems"]);
     }
 
