@@ -149,18 +149,9 @@ struct LastSend {
 /// Does nothing for a learner who has not joined a class. Prints at most one dim line: when the
 /// previous background post did not get through.
 pub fn post_in_background(root: &Path, factor: &Factor, out: &mut impl Write) {
-    let Some(joined) = joined(root) else {
+    let Some(joined) = queue(root, factor) else {
         return;
     };
-    let Some(post) = verdict_post(root, factor) else {
-        return;
-    };
-    let mut outbox: Outbox = cache::read(root, OUTBOX);
-    let Ok(value) = serde_json::to_value(&post) else {
-        return;
-    };
-    outbox.insert(factor.number.to_string(), value);
-    cache::write(root, OUTBOX, &outbox);
     let last: LastSend = cache::read(root, LAST_SEND);
     if let Some(problem) = last.problem {
         let _ = writeln!(
@@ -173,6 +164,16 @@ pub fn post_in_background(root: &Path, factor: &Factor, out: &mut impl Write) {
         );
     }
     spawn_sender(root);
+}
+
+/// Puts the factor's last verdict in the outbox, if the learner joined a class.
+fn queue(root: &Path, factor: &Factor) -> Option<Joined> {
+    let joined = joined(root)?;
+    let post = verdict_post(root, factor)?;
+    let mut outbox: Outbox = cache::read(root, OUTBOX);
+    outbox.insert(factor.number.to_string(), serde_json::to_value(&post).ok()?);
+    cache::write(root, OUTBOX, &outbox);
+    Some(joined)
 }
 
 /// Starts `xtask room-send` detached: its own process group, no terminal, not waited for.
@@ -409,6 +410,154 @@ mod tests {
             .map(String::as_str)
             .collect();
         assert_eq!(fields, ["at", "id", "problems"]);
+    }
+
+    /// What a check records is what reaches the board, over HTTP, field for field: a stub board
+    /// records the request.
+    #[test]
+    fn a_recorded_check_is_posted_with_its_verdict_and_nothing_else() {
+        use std::io::{BufRead, BufReader, Read};
+        let root = tempfile::TempDir::new().unwrap();
+        let mut factor = crate::engine::manifest::kit().find("6").unwrap().clone();
+        factor.exercise = PathBuf::from("exercise");
+        std::fs::create_dir_all(root.path().join("exercise/src")).unwrap();
+        std::fs::write(root.path().join("exercise/src/main.rs"), "fn main() {}").unwrap();
+        progress::record_outcomes(
+            root.path(),
+            &factor,
+            [
+                ("visits_are_shared_between_replicas", true),
+                ("sessions_expire_after_their_ttl", false),
+            ],
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let joined = Joined {
+            url: url.clone(),
+            learner: "0b6c3c1e-1111-4222-8333-444455556666".into(),
+            token: "rl_token".into(),
+            class: "Test".into(),
+            name: "Ada".into(),
+        };
+        std::fs::write(
+            joined_path(root.path()),
+            serde_json::to_string(&joined).unwrap(),
+        )
+        .unwrap();
+        let board = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut head = Vec::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                head.push(line);
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            use std::io::Write;
+            reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}")
+                .unwrap();
+            (head, String::from_utf8(body).unwrap())
+        });
+        assert!(queue(root.path(), &factor).is_some());
+        assert_eq!(send_all(root.path(), &joined, SEND_DEADLINE), None);
+        let (head, body) = board.join().unwrap();
+        assert!(
+            head[0]
+                .starts_with("POST /api/learners/0b6c3c1e-1111-4222-8333-444455556666/verdicts ")
+        );
+        assert!(
+            head.iter()
+                .any(|line| line.trim() == "Authorization: Bearer rl_token")
+        );
+        let sent: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let fields: Vec<&str> = sent
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "at",
+                "checks_edited",
+                "compiled",
+                "factor",
+                "failing",
+                "hints_used",
+                "id",
+                "passed",
+                "total"
+            ]
+        );
+        assert_eq!(sent["factor"], 6);
+        assert_eq!(sent["passed"], 1);
+        assert_eq!(sent["total"], 2);
+        assert_eq!(
+            sent["failing"],
+            serde_json::json!(["sessions_expire_after_their_ttl"])
+        );
+        assert_eq!(sent["compiled"], true);
+        // Nothing of the machine travels: no path, no user, no environment.
+        let root_text = root.path().display().to_string();
+        assert!(
+            !body.contains(&root_text) && !body.contains("exercise"),
+            "{body}"
+        );
+        // Sent: the outbox is empty.
+        let outbox: Outbox = cache::read(root.path(), OUTBOX);
+        assert!(outbox.is_empty(), "{outbox:?}");
+    }
+
+    #[test]
+    fn a_board_that_is_down_keeps_the_verdict_for_the_next_check() {
+        let root = tempfile::TempDir::new().unwrap();
+        let mut factor = crate::engine::manifest::kit().find("2").unwrap().clone();
+        factor.exercise = PathBuf::from("exercise");
+        std::fs::create_dir_all(root.path().join("exercise")).unwrap();
+        std::fs::create_dir_all(root.path().join("kit/checks")).unwrap();
+        let kit = crate::project_root().unwrap();
+        let checks = "kit/checks/02-dependencies.rs";
+        std::fs::copy(kit.join(checks), root.path().join(checks)).unwrap();
+        progress::record_compile_error(root.path(), &factor);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let joined = Joined {
+            url: format!("http://127.0.0.1:{port}"),
+            learner: "0b6c3c1e-1111-4222-8333-444455556666".into(),
+            token: "rl_token".into(),
+            class: "Test".into(),
+            name: "Ada".into(),
+        };
+        std::fs::write(
+            joined_path(root.path()),
+            serde_json::to_string(&joined).unwrap(),
+        )
+        .unwrap();
+        queue(root.path(), &factor).unwrap();
+        assert!(send_all(root.path(), &joined, SEND_DEADLINE).is_some());
+        let outbox: Outbox = cache::read(root.path(), OUTBOX);
+        let queued = &outbox["2"];
+        // Factor II does not compile: reported as such, with the factor's real number of checks.
+        assert_eq!(queued["compiled"], false);
+        assert_eq!(
+            queued["total"],
+            factor.check_names(&crate::project_root().unwrap()).len()
+        );
     }
 
     #[test]
