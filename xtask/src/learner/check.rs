@@ -93,13 +93,15 @@ pub fn run(
     if !options.solution {
         let results = outcomes.iter().map(|o| (o.name.as_str(), o.passed));
         progress::record_outcomes(root, factor, results);
-        crate::room::post_in_background(root, factor, out);
     }
     // Recorded first, so the next step is the one `cargo xtask` alone now shows.
     let next = status::next_factor(root, manifest);
     let verdict = report(factor, &outcomes, &options, next, out)?;
     if let Some(warning) = integrity::warning(root, factor) {
         write!(out, "\n{}", term::wrap(&format!("⚠ {warning}"), 0))?;
+    }
+    if !options.solution {
+        crate::room::post_in_background(root, factor, out);
     }
     Ok(verdict)
 }

@@ -81,7 +81,18 @@ pub fn post_json(
     let mut buffer = [0u8; 4096];
     loop {
         stream.set_read_timeout(Some(left(start)))?;
-        let read = stream.read(&mut buffer).context("no answer in time")?;
+        let read = match stream.read(&mut buffer) {
+            Ok(read) => read,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                bail!("no answer within {} s", deadline.as_secs_f64())
+            }
+            Err(err) => return Err(err).context("the connection broke"),
+        };
         if read == 0 {
             break;
         }
