@@ -474,7 +474,9 @@ fn load(
         }));
     }
     // Half-way: SIGTERM, then start again on the same database.
+    let first_pid = board.child.as_ref().map(Child::id).unwrap_or_default();
     std::thread::sleep(Duration::from_secs(options.seconds / 2));
+    let first_cpu = cpu_seconds(first_pid).unwrap_or(f64::NAN);
     restarting.store(true, Ordering::SeqCst);
     let stopped_at = Instant::now();
     let status = board.stop()?;
@@ -486,6 +488,11 @@ fn load(
     for thread in threads {
         let _ = thread.join();
     }
+    let second_cpu = board
+        .child
+        .as_ref()
+        .and_then(|child| cpu_seconds(child.id()))
+        .unwrap_or(f64::NAN);
     let stored = count_verdicts(board)? - before;
     let accepted = accepted.load(Ordering::SeqCst);
     let mut latencies = latencies.lock().expect("latencies").clone();
@@ -496,7 +503,12 @@ fn load(
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let (p50, p99, max) = (percentile(0.50), percentile(0.99), percentile(1.0));
+    let (p50, p90, p99, max) = (
+        percentile(0.50),
+        percentile(0.90),
+        percentile(0.99),
+        percentile(1.0),
+    );
     let lost = lost.load(Ordering::SeqCst);
     writeln!(
         out,
@@ -511,7 +523,15 @@ fn load(
     )?;
     writeln!(
         out,
-        "  latency: p50 {p50:.1} ms · p99 {p99:.1} ms · max {max:.1} ms"
+        "  latency: p50 {p50:.1} ms · p90 {p90:.1} ms · p99 {p99:.1} ms · max {max:.1} ms; the board \
+         used {:.1} CPU s in {} s; machine load average {}",
+        first_cpu + second_cpu,
+        options.seconds,
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .next()
+            .unwrap_or("?")
     )?;
     let green = lost == 0 && stored as usize == accepted && p99 < P99_BUDGET_MS && status.success();
     writeln!(
@@ -520,6 +540,15 @@ fn load(
         if green { term::pass() } else { term::fail() }
     )?;
     Ok(green)
+}
+
+/// CPU seconds a process has used (user + system), from `/proc` (Linux; `None` elsewhere).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel's USER_HZ is 100 on every Linux the kit runs on.
+    Some(ticks / 100.0)
 }
 
 fn count_verdicts(board: &Board) -> Result<i64> {
