@@ -197,8 +197,17 @@ function renderHeatmap() {
   } else {
     most.replaceChildren(el("span", { text: "No failing check yet." }));
   }
-  const blocks = all.map(({ factor, checked, broken, checks }) => {
+  // Factors where everyone who checked is green take one line; the others get a block each.
+  const green = all.filter((f) => !f.checks.length && !f.broken).map((f) => f.factor.roman);
+  const blocks = all.filter((f) => f.checks.length || f.broken).map(({ factor, checked, broken, checks }) => {
     const list = el("ol", { class: "checks" });
+    if (broken) {
+      const bar = el("span", { class: "bar broken" });
+      bar.style.setProperty("--share", String(broken / checked));
+      list.append(el("li", { "data-check": "(does not compile)", "data-count": String(broken) },
+        el("div", { class: "line" }, bar, el("span", { text: "does not compile" }),
+          el("span", { class: "count", text: broken + " of " + checked }))));
+    }
     for (const { check, count } of checks) {
       const bar = el("span", { class: "bar" });
       bar.style.setProperty("--share", String(count / checked));
@@ -214,10 +223,12 @@ function renderHeatmap() {
       list.append(item);
     }
     const heading = el("h3", { text: factor.roman + ". " + factor.title },
-      el("small", { text: " · " + checked + " checked" + (broken ? ", " + broken + " do not compile" : "") }));
-    return el("div", { class: "factor", "data-factor": String(factor.number) }, heading,
-      checks.length ? list : el("p", { class: "all-green", text: "no failing check" }));
+      el("small", { text: " · " + checked + " checked" }));
+    return el("div", { class: "factor", "data-factor": String(factor.number) }, heading, list);
   });
+  if (green.length) {
+    blocks.push(el("p", { class: "all-green", text: "No failing check on " + green.join(", ") + "." }));
+  }
   document.getElementById("heatmap").replaceChildren(...blocks);
 }
 
@@ -265,6 +276,8 @@ function connect() {
 
 async function start() {
   document.body.classList.toggle("projector", projector);
+  // The projector shows counts, never names.
+  document.getElementById("learners-section").hidden = projector;
   document.getElementById(projector ? "to-projector" : "to-board").classList.add("here");
   document.getElementById("sign-in").addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -10,18 +10,19 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// `(check file, chapter)` of each factor, in order: the files the board is built from.
+/// `(check file, its lessons, chapter)` of each factor, in order: the files the board is built from.
 macro_rules! kit_files {
     ($($slug:literal),* $(,)?) => {
         [$((
             include_str!(concat!("../../checks/", $slug, ".rs")),
+            include_str!(concat!("../../checks/", $slug, ".lessons")),
             include_str!(concat!("../../../book/src/", $slug, ".md")),
         )),*]
     };
 }
 
 const MANIFEST: &str = include_str!("../../../factors.toml");
-const FILES: [(&str, &str); 12] = kit_files!(
+const FILES: [(&str, &str, &str); 12] = kit_files!(
     "01-codebase",
     "02-dependencies",
     "03-config",
@@ -65,6 +66,13 @@ pub struct CheckInfo {
     pub note: Option<String>,
 }
 
+/// A factor's files: its checks, the lessons its intended failures teach, its chapter.
+pub struct KitFiles {
+    pub checks: String,
+    pub lessons: String,
+    pub chapter: String,
+}
+
 #[derive(Deserialize)]
 struct Manifest {
     factor: Vec<ManifestFactor>,
@@ -84,15 +92,19 @@ struct ManifestFactor {
 impl Catalog {
     /// The catalog of the kit this board was built from.
     pub fn kit() -> Result<Catalog> {
-        let files: Vec<(String, String)> = FILES
+        let files: Vec<KitFiles> = FILES
             .iter()
-            .map(|(checks, chapter)| (checks.to_string(), chapter.to_string()))
+            .map(|(checks, lessons, chapter)| KitFiles {
+                checks: checks.to_string(),
+                lessons: lessons.to_string(),
+                chapter: chapter.to_string(),
+            })
             .collect();
         Catalog::parse(MANIFEST, &files)
     }
 
-    /// Builds the catalog from a manifest and each factor's `(check file, chapter)`, in order.
-    pub fn parse(manifest: &str, files: &[(String, String)]) -> Result<Catalog> {
+    /// Builds the catalog from a manifest and each factor's files, in order.
+    pub fn parse(manifest: &str, files: &[KitFiles]) -> Result<Catalog> {
         let manifest: Manifest = toml::from_str(manifest).context("factors.toml does not parse")?;
         if manifest.factor.len() != files.len() {
             bail!(
@@ -102,13 +114,19 @@ impl Catalog {
             );
         }
         let mut factors = Vec::new();
-        for (factor, (check_file, chapter)) in manifest.factor.into_iter().zip(files) {
-            let anchors = heading_anchors(chapter);
-            let notes = common_mistakes(chapter, check_file);
-            let checks: Vec<CheckInfo> = checks_in(check_file)
+        for (factor, files) in manifest.factor.into_iter().zip(files) {
+            let anchors = heading_anchors(&files.chapter);
+            let notes = common_mistakes(&files.chapter, &files.checks);
+            let taught = lesson_anchors(&files.lessons);
+            let checks: Vec<CheckInfo> = checks_in(&files.checks)
                 .into_iter()
                 .map(|(name, body)| CheckInfo {
-                    section: first_anchor(&body, &anchors).unwrap_or_else(|| "the-exercise".into()),
+                    section: taught
+                        .iter()
+                        .find(|(check, _)| *check == name)
+                        .map(|(_, anchor)| anchor.clone())
+                        .or_else(|| main_anchor(&body, &anchors))
+                        .unwrap_or_else(|| "the-exercise".into()),
                     note: notes
                         .iter()
                         .find(|note| note.contains(&format!("`{name}`")))
@@ -204,14 +222,38 @@ fn heading_anchors(chapter: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The first string literal in `body` that is one of the chapter's anchors: the section the check's
-/// failures point to (`lesson.ensure(.., "the-fix", ..)`).
-fn first_anchor(body: &str, anchors: &BTreeSet<String>) -> Option<String> {
-    body.split('"')
+/// The section a check's failure teaches, from `kit/checks/NN-slug.lessons` (`== name`, then a
+/// `Book: NN-slug.html#anchor` line): exact for the checks the shipped exercise fails.
+fn lesson_anchors(lessons: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut current: Option<&str> = None;
+    for line in lessons.lines() {
+        if let Some(name) = line.strip_prefix("== ") {
+            current = Some(name.trim());
+        } else if let (Some(name), Some(link)) = (current, line.strip_prefix("Book: ")) {
+            if let Some((_, anchor)) = link.trim().split_once('#') {
+                found.push((name.to_string(), anchor.to_string()));
+            }
+            current = None;
+        }
+    }
+    found
+}
+
+/// For other checks: the string literals in the check's body that are the chapter's anchors
+/// (`lesson.ensure(.., "the-fix", ..)`), the first that is not `the-exercise` (a check's
+/// preconditions point there, its lesson elsewhere).
+fn main_anchor(body: &str, anchors: &BTreeSet<String>) -> Option<String> {
+    let used: Vec<&str> = body
+        .split('"')
         .skip(1)
         .step_by(2)
-        .find(|literal| anchors.contains(*literal))
-        .map(str::to_string)
+        .filter(|literal| anchors.contains(*literal))
+        .collect();
+    used.iter()
+        .find(|anchor| **anchor != "the-exercise")
+        .or(used.first())
+        .map(|anchor| anchor.to_string())
 }
 
 /// The bullets of the chapter's "Common mistakes" speaker notes, each as one line of plain text,
@@ -289,6 +331,12 @@ mod tests {
             .find(|check| check.name == "visits_are_shared_between_replicas")
             .unwrap();
         assert_eq!(shared.section, "the-anti-pattern");
+        let sessions = processes
+            .checks
+            .iter()
+            .find(|check| check.name == "sessions_are_shared_between_replicas")
+            .unwrap();
+        assert_eq!(sessions.section, "the-fix");
     }
 
     #[test]

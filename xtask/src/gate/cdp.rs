@@ -115,16 +115,20 @@ impl Browser {
         Ok(result["result"]["value"].clone())
     }
 
-    /// Waits until `expression` is true in the page.
+    /// Waits until `expression` is true in the page (an exception, while the page is still
+    /// loading, counts as not yet).
     pub fn wait_for(&mut self, expression: &str, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
+        let mut last = String::new();
         while Instant::now() < deadline {
-            if self.evaluate(expression)? == Value::Bool(true) {
-                return Ok(());
+            match self.evaluate(expression) {
+                Ok(Value::Bool(true)) => return Ok(()),
+                Ok(value) => last = value.to_string(),
+                Err(err) => last = format!("{err:#}"),
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
-        bail!("the page never satisfied `{expression}` within {timeout:?}")
+        bail!("the page never satisfied `{expression}` within {timeout:?} (last: {last})")
     }
 
     /// A PNG of the whole page.

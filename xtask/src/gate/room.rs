@@ -255,13 +255,24 @@ pub fn bench(root: &Path, options: BenchOptions, out: &mut impl Write) -> Result
         child: None,
         port,
     };
-    let result = run_bench(&mut board, &options, out);
+    let manifest = crate::engine::manifest::Manifest::load(root)?;
+    let earlier: Vec<(u8, usize)> = manifest
+        .available()
+        .filter(|factor| factor.number < 6)
+        .map(|factor| (factor.number, factor.check_names(root).len()))
+        .collect();
+    let result = run_bench(&mut board, &earlier, &options, out);
     drop(board);
     drop_database(&settings, &database);
     result
 }
 
-fn run_bench(board: &mut Board, options: &BenchOptions, out: &mut impl Write) -> Result<Verdict> {
+fn run_bench(
+    board: &mut Board,
+    earlier: &[(u8, usize)],
+    options: &BenchOptions,
+    out: &mut impl Write,
+) -> Result<Verdict> {
     board.start()?;
     let opened = board.admin(&["open", "Bench class"])?;
     let code = opened
@@ -278,7 +289,7 @@ fn run_bench(board: &mut Board, options: &BenchOptions, out: &mut impl Write) ->
         .context("`open` printed no token")?
         .to_string();
     let base = client::board_url(&format!("http://127.0.0.1:{}", board.port))?;
-    let browser_green = browser(board, &base, &code, &token, options, out)?;
+    let browser_green = browser(board, &base, &code, &token, earlier, options, out)?;
     let load_green = load(board, &base, &code, options, out)?;
     Ok(Verdict::from(browser_green && load_green))
 }
@@ -289,6 +300,7 @@ fn browser(
     base: &url::Url,
     code: &str,
     token: &str,
+    earlier: &[(u8, usize)],
     options: &BenchOptions,
     out: &mut impl Write,
 ) -> Result<bool> {
@@ -300,6 +312,7 @@ fn browser(
     let learners: Vec<Learner> = (0..BROWSER_LEARNERS)
         .map(|n| join(base, code, &format!("Learner {n:02}")))
         .collect::<Result<_>>()?;
+    history(base, &learners, earlier)?;
     let chromium = crate::engine::tools::chromium()?;
     let page = format!("http://127.0.0.1:{}/board#{token}", board.port);
     let mut browser = Browser::open(&chromium, &page, 1400, 1000)?;
@@ -380,7 +393,30 @@ fn browser(
     )?;
     if let Some(path) = &options.screenshot {
         browser.screenshot(path)?;
-        writeln!(out, "  screenshot: {}", path.display())?;
+        // The projector's view: counts and checks, no names.
+        let projector = path.with_file_name(format!(
+            "{}-projector.png",
+            path.file_stem().unwrap_or_default().to_string_lossy()
+        ));
+        let page = format!("http://127.0.0.1:{}/projector#{token}", board.port);
+        let mut screen = Browser::open(&chromium, &page, 1600, 900)?;
+        screen.wait_for(
+            "document.getElementById('live').className === 'on' && \
+             document.querySelectorAll('#heatmap li').length > 0",
+            Duration::from_secs(20),
+        )?;
+        let names_shown = screen
+            .evaluate("document.body.innerText.includes('Learner 0')")?
+            .as_bool()
+            .unwrap_or(true);
+        ensure!(!names_shown, "the projector view shows learners' names");
+        screen.screenshot(&projector)?;
+        writeln!(
+            out,
+            "  screenshots: {} and {} (no names on it)",
+            path.display(),
+            projector.display()
+        )?;
     }
     let green =
         rows == BROWSER_LEARNERS && slowest <= LIVE_BUDGET_MS as f64 && shown_top == top_check;
@@ -390,6 +426,50 @@ fn browser(
         if green { term::pass() } else { term::fail() }
     )?;
     Ok(green)
+}
+
+/// What the room did before Factor VI, so the page looks like a real morning: factors I to V green
+/// for most, Factor II not compiling for some, and a doctor report each (a few with a problem).
+fn history(base: &url::Url, learners: &[Learner], earlier: &[(u8, usize)]) -> Result<()> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    for (n, learner) in learners.iter().enumerate() {
+        let doctor = serde_json::json!({
+            "id": crate::room::post::new_id(),
+            "problems": if n % 7 == 3 { vec!["redis"] } else { Vec::new() },
+            "at": now,
+        });
+        let reply = client::post_json(
+            base,
+            &format!("/api/learners/{}/doctor", learner.id),
+            Some(&learner.token),
+            &doctor.to_string(),
+            Duration::from_secs(5),
+        )?;
+        ensure!(
+            reply.status == 201,
+            "doctor report refused: {}",
+            reply.error()
+        );
+        for (factor, checks) in earlier.iter().take(1 + n % earlier.len().max(1)) {
+            let broken = *factor == 2 && n % 6 == 5;
+            let body = serde_json::json!({
+                "id": crate::room::post::new_id(),
+                "factor": factor,
+                "passed": if broken { 0 } else { *checks },
+                "total": checks,
+                "failing": [],
+                "compiled": !broken,
+                "hints_used": n % 3,
+                "checks_edited": false,
+                "at": now,
+            });
+            let reply = post(base, learner, &body.to_string())?;
+            ensure!(reply.status == 201, "post refused: {}", reply.error());
+        }
+    }
+    Ok(())
 }
 
 /// Part 2: N learners posting on a schedule, the board restarted half-way.
