@@ -268,8 +268,8 @@ fn common_mistakes(chapter: &str, check_file: &str) -> Vec<String> {
     };
     let mut bullets: Vec<String> = Vec::new();
     for line in notes[mistakes..].lines().skip(1) {
-        if line.starts_with("- ") {
-            bullets.push(line[2..].trim().to_string());
+        if let Some(bullet) = line.strip_prefix("- ") {
+            bullets.push(bullet.trim().to_string());
         } else if line.starts_with("  ") && !line.trim().is_empty() && !bullets.is_empty() {
             let last = bullets.last_mut().expect("checked above");
             last.push(' ');

@@ -237,6 +237,9 @@ fn an_exercise_that_does_not_compile_is_shown_as_such() {
     assert_eq!(cell["total"], 4);
 }
 
+/// What a bad request is, the status it must get, and how to send it.
+type BadRequest<'a> = (&'static str, u16, Box<dyn Fn() -> Answer + 'a>);
+
 /// Every kind of bad request gets a 4xx with a sentence, and the database does not change.
 #[test]
 fn every_bad_request_gets_a_4xx_and_stores_nothing() {
@@ -262,7 +265,7 @@ fn every_bad_request_gets_a_4xx_and_stores_nothing() {
         send(request)
     };
     let join_with = |body: Value| post(&app, "/api/join", None, &body);
-    let cases: Vec<(&str, u16, Box<dyn Fn() -> Answer + '_>)> = vec![
+    let cases: Vec<BadRequest> = vec![
         (
             "join with a wrong class code",
             404,
@@ -812,7 +815,13 @@ fn pages_are_embedded_with_strict_security_headers_and_no_inline_script() {
     // The page builds every learner-provided text with textContent, never as markup.
     let script = get(&app, "/assets/board.js", None).body;
     let script = script.as_str().unwrap();
-    for sink in [".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+    for sink in [
+        ".innerHTML",
+        ".outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
         assert!(!script.contains(sink), "board.js uses {sink}");
     }
 }
