@@ -37,7 +37,7 @@ async fn run(args: &[String]) -> Result<()> {
             .json()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "info,tower_http=info".into()),
+                    .unwrap_or_else(|_| "info,sqlx::postgres::notice=warn".into()),
             )
             .with_writer(std::io::stdout)
             .init();
