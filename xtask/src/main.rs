@@ -173,6 +173,9 @@ enum RoomCmd {
         /// Where to save the browser's screenshot of the board.
         #[arg(long)]
         screenshot: Option<PathBuf>,
+        /// Also time this many warm `check 2` runs per board state (none, up, down, slow).
+        #[arg(long, default_value_t = 0)]
+        check_runs: usize,
     },
 }
 
@@ -373,6 +376,7 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
                 seconds,
                 interval,
                 screenshot,
+                check_runs,
             } => gate::room::bench(
                 &root,
                 gate::room::BenchOptions {
@@ -380,6 +384,7 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
                     seconds,
                     interval,
                     screenshot,
+                    check_runs,
                 },
                 out,
             ),

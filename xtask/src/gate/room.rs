@@ -13,6 +13,8 @@
 //!    board gets SIGTERM and is started again. A post that fails is retried, as a learner's outbox
 //!    retries with the next check. Every accepted post must be in the database (0 lost), and the
 //!    99th percentile of the accepted posts' latency is reported.
+//! 3. With `--check-runs N`: a warm `check 2`, N times each with no board joined, the board up, down
+//!    and slow (accepting and never answering), interleaved; the medians side by side.
 
 use super::cdp::Browser;
 use crate::Verdict;
@@ -60,6 +62,8 @@ pub struct BenchOptions {
     pub seconds: u64,
     pub interval: f64,
     pub screenshot: Option<PathBuf>,
+    /// Warm `check 2` runs per board state; 0 skips the check timing.
+    pub check_runs: usize,
 }
 
 /// A board process started by the bench, its JSON log in a file.
@@ -261,13 +265,14 @@ pub fn bench(root: &Path, options: BenchOptions, out: &mut impl Write) -> Result
         .filter(|factor| factor.number < 6)
         .map(|factor| (factor.number, factor.check_names(root).len()))
         .collect();
-    let result = run_bench(&mut board, &earlier, &options, out);
+    let result = run_bench(root, &mut board, &earlier, &options, out);
     drop(board);
     drop_database(&settings, &database);
     result
 }
 
 fn run_bench(
+    root: &Path,
     board: &mut Board,
     earlier: &[(u8, usize)],
     options: &BenchOptions,
@@ -291,7 +296,12 @@ fn run_bench(
     let base = client::board_url(&format!("http://127.0.0.1:{}", board.port))?;
     let browser_green = browser(board, &base, &code, &token, earlier, options, out)?;
     let load_green = load(board, &base, &code, options, out)?;
-    Ok(Verdict::from(browser_green && load_green))
+    let check_green = if options.check_runs > 0 {
+        check_timing(root, &base, &code, options.check_runs, out)?
+    } else {
+        true
+    };
+    Ok(Verdict::from(browser_green && load_green && check_green))
 }
 
 /// Part 1: 20 learners, a real browser watching.
@@ -620,6 +630,122 @@ fn load(
         if green { term::pass() } else { term::fail() }
     )?;
     Ok(green)
+}
+
+/// Part 3: a warm `check 2` with no board joined, the board up, down (nothing listens) and slow
+/// (it accepts connections and never answers), interleaved; the medians side by side. The
+/// learner's own `.room.json` is put back afterwards.
+fn check_timing(
+    root: &Path,
+    base: &url::Url,
+    code: &str,
+    runs: usize,
+    out: &mut impl Write,
+) -> Result<bool> {
+    writeln!(
+        out,
+        "{}",
+        term::bold(&format!(
+            "check with a board: {runs} warm `check 2` runs each, no board / up / down / slow"
+        ))
+    )?;
+    let path = crate::room::post::joined_path(root);
+    // The learner's own join, outbox and last send, put back as they were afterwards.
+    let kept: Vec<PathBuf> = vec![
+        path.clone(),
+        root.join("target/xtask/room-outbox.json"),
+        root.join("target/xtask/room-last-send.json"),
+    ];
+    let saved: Vec<Option<Vec<u8>>> = kept.iter().map(|file| std::fs::read(file).ok()).collect();
+    let result = (|| -> Result<bool> {
+        let learner = join(base, code, "Check Timer")?;
+        let slow = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let slow_port = slow.local_addr()?.port();
+        // Accepts and holds every connection, answering nothing.
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in slow.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        let down_port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let config = |url: String| {
+            serde_json::json!({
+                "url": url, "learner": learner.id, "token": learner.token,
+                "class": "Bench class", "name": "Check Timer",
+            })
+            .to_string()
+        };
+        let states = [
+            ("no board", None),
+            (
+                "board up",
+                Some(config(base.as_str().trim_end_matches('/').into())),
+            ),
+            (
+                "board down",
+                Some(config(format!("http://127.0.0.1:{down_port}"))),
+            ),
+            (
+                "board slow",
+                Some(config(format!("http://127.0.0.1:{slow_port}"))),
+            ),
+        ];
+        let exe = std::env::current_exe()?;
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); states.len()];
+        // One unmeasured run, so every measured one is warm.
+        Command::new(&exe)
+            .args(["check", "2"])
+            .env("XTASK_ROOT", root)
+            .output()?;
+        for _ in 0..runs {
+            for (index, (_, config)) in states.iter().enumerate() {
+                match config {
+                    Some(text) => std::fs::write(&path, text)?,
+                    None => {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+                let start = Instant::now();
+                Command::new(&exe)
+                    .args(["check", "2"])
+                    .env("XTASK_ROOT", root)
+                    .output()?;
+                times[index].push(start.elapsed().as_secs_f64());
+            }
+        }
+        let median = |values: &mut Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        let medians: Vec<f64> = times.iter_mut().map(median).collect();
+        let line: Vec<String> = states
+            .iter()
+            .zip(&medians)
+            .map(|((name, _), median)| format!("{name} {median:.2} s"))
+            .collect();
+        writeln!(out, "  medians: {}", line.join(" · "))?;
+        // A post must cost nothing a learner can feel: within the run-to-run noise of a check.
+        let slowest = medians[1..].iter().copied().fold(0.0, f64::max);
+        let green = slowest <= medians[0] * 1.10 + 0.05;
+        writeln!(
+            out,
+            "  {} a board that is up, down or slow adds nothing measurable to `check` (within 10 %)",
+            if green { term::pass() } else { term::fail() }
+        )?;
+        Ok(green)
+    })();
+    for (file, bytes) in kept.iter().zip(saved) {
+        match bytes {
+            Some(bytes) => std::fs::write(file, bytes)?,
+            None => {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+    }
+    result
 }
 
 /// CPU seconds a process has used (user + system), from `/proc` (Linux; `None` elsewhere).

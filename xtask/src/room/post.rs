@@ -39,7 +39,7 @@ pub struct Joined {
     pub name: String,
 }
 
-fn joined_path(root: &Path) -> PathBuf {
+pub fn joined_path(root: &Path) -> PathBuf {
     root.join(".room.json")
 }
 
