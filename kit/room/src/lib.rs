@@ -49,7 +49,7 @@ pub struct AppState {
     pub hub: events::Hub,
     /// Join and sign-in attempts per address: a class code cannot be guessed.
     pub joins: security::RateLimit<std::net::IpAddr>,
-    /// Posts per learner.
+    /// Posts per learner token (counted before the database is asked).
     pub posts: security::RateLimit<String>,
     pub book_dir: Option<PathBuf>,
 }

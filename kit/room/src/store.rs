@@ -230,16 +230,31 @@ impl Store {
         }))
     }
 
-    /// Stores a verdict once: `Ok(false)` when its id was stored before (a retry).
-    pub async fn add_verdict(&self, learner: &Learner, verdict: &NewVerdict) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO verdicts (id, learner_id, factor, passed, total, failing, compiled, \
-                                   hints_used, checks_edited, at) \
-             VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10)) \
-             ON CONFLICT (id) DO NOTHING",
+    /// The common case in one round trip: when `token` is the learner `learner_id`'s and their class
+    /// is open, stores the verdict (once: a retried id is not stored again) and returns the class
+    /// and whether it was new. `None` when the token, the learner or the class does not fit; the
+    /// caller then finds out which, to say so (a rare path).
+    pub async fn add_verdict_with_token(
+        &self,
+        token: &str,
+        learner_id: &str,
+        verdict: &NewVerdict,
+    ) -> Result<Option<(i64, bool)>> {
+        let row = sqlx::query(
+            "WITH me AS ( \
+                 SELECT l.id, l.class_id FROM learners l JOIN classes c ON c.id = l.class_id \
+                 WHERE l.token_hash = sha256(convert_to($1, 'UTF8')) AND l.id = $2::uuid \
+                   AND c.closed_at IS NULL), \
+             stored AS ( \
+                 INSERT INTO verdicts (id, learner_id, factor, passed, total, failing, compiled, \
+                                       hints_used, checks_edited, at) \
+                 SELECT $3::uuid, me.id, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11) FROM me \
+                 ON CONFLICT (id) DO NOTHING RETURNING 1) \
+             SELECT (SELECT class_id FROM me), (SELECT count(*) FROM stored)",
         )
+        .bind(token)
+        .bind(learner_id)
         .bind(&verdict.id)
-        .bind(&learner.id)
         .bind(verdict.factor)
         .bind(verdict.passed)
         .bind(verdict.total)
@@ -248,9 +263,11 @@ impl Store {
         .bind(verdict.hints_used)
         .bind(verdict.checks_edited)
         .bind(verdict.at as f64)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let class_id: Option<i64> = row.get(0);
+        let stored: i64 = row.get(1);
+        Ok(class_id.map(|class_id| (class_id, stored == 1)))
     }
 
     pub async fn add_doctor_report(
