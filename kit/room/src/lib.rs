@@ -38,6 +38,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tower_http::LatencyUnit;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 /// The largest request body: a verdict is a few hundred bytes.
 pub const MAX_BODY: usize = 8 * 1024;
@@ -87,7 +90,16 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/export.csv", get(instructor::export))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(security::headers))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            // One JSON line per request: method, path, status and how long the board took.
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
+        )
         .with_state(state)
 }
 

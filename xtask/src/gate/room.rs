@@ -505,7 +505,9 @@ fn load(
         .map(|n| join(base, code, &format!("Load {n:03}")))
         .collect::<Result<_>>()?;
     let before = count_verdicts(board)?;
-    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let log_start = std::fs::metadata(&board.log).map_or(0, |meta| meta.len() as usize);
+    // (seconds since the start, milliseconds) of every timed post.
+    let latencies = Arc::new(Mutex::new(Vec::<(f64, f64)>::new()));
     let accepted = Arc::new(AtomicUsize::new(0));
     let retried = Arc::new(AtomicUsize::new(0));
     let lost = Arc::new(AtomicUsize::new(0));
@@ -540,10 +542,10 @@ fn load(
                     match post(&base, &learner, &body) {
                         Ok(reply) if reply.status == 201 || reply.status == 200 => {
                             if !restarting.load(Ordering::SeqCst) {
-                                latencies
-                                    .lock()
-                                    .expect("latencies")
-                                    .push(sent.elapsed().as_secs_f64() * 1000.0);
+                                latencies.lock().expect("latencies").push((
+                                    sent.duration_since(start).as_secs_f64(),
+                                    sent.elapsed().as_secs_f64() * 1000.0,
+                                ));
                             }
                             accepted.fetch_add(1, Ordering::SeqCst);
                             break;
@@ -585,7 +587,24 @@ fn load(
         .unwrap_or(f64::NAN);
     let stored = count_verdicts(board)? - before;
     let accepted = accepted.load(Ordering::SeqCst);
-    let mut latencies = latencies.lock().expect("latencies").clone();
+    let timed = latencies.lock().expect("latencies").clone();
+    // The tail per 10-second window: where the slow posts were (the restart, or the machine).
+    let windows: Vec<String> = (0..options.seconds.div_ceil(10))
+        .map(|window| {
+            let mut slice: Vec<f64> = timed
+                .iter()
+                .filter(|(at, _)| (*at / 10.0) as u64 == window)
+                .map(|(_, ms)| *ms)
+                .collect();
+            slice.sort_by(f64::total_cmp);
+            let p99 = slice
+                .get(((slice.len() as f64 - 1.0) * 0.99).round() as usize)
+                .copied()
+                .unwrap_or(f64::NAN);
+            format!("{}–{} s: {p99:.0}", window * 10, window * 10 + 10)
+        })
+        .collect();
+    let mut latencies: Vec<f64> = timed.iter().map(|(_, ms)| *ms).collect();
     latencies.sort_by(f64::total_cmp);
     let percentile = |p: f64| {
         latencies
@@ -600,6 +619,35 @@ fn load(
         percentile(1.0),
     );
     let lost = lost.load(Ordering::SeqCst);
+    writeln!(out, "  p99 per 10 s (ms): {}", windows.join(" · "))?;
+    // The board's own view of the same posts (its request log): time inside the board, from the
+    // request read to the response written, without the network and the client's scheduling.
+    let log = std::fs::read_to_string(&board.log).unwrap_or_default();
+    let mut inside: Vec<f64> = log
+        .get(log_start..)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains("/verdicts") && line.contains("\"latency\""))
+        .filter_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            let text = value["fields"]["latency"].as_str()?;
+            text.trim_end_matches(" μs")
+                .parse::<f64>()
+                .ok()
+                .map(|us| us / 1000.0)
+        })
+        .collect();
+    inside.sort_by(f64::total_cmp);
+    let inside_p99 = inside
+        .get(((inside.len() as f64 - 1.0) * 0.99).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN);
+    writeln!(
+        out,
+        "  inside the board ({} posts in its log): p50 {:.1} ms · p99 {inside_p99:.1} ms",
+        inside.len(),
+        inside.get(inside.len() / 2).copied().unwrap_or(f64::NAN)
+    )?;
     writeln!(
         out,
         "  {accepted} posts accepted ({} timed), {stored} stored, {lost} given up, {} retries \
