@@ -857,3 +857,37 @@ fn a_bad_database_url_is_one_clear_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
 }
+
+/// The built book is served read-only at `/book/`, so the heat-map's links work without internet;
+/// nothing outside its folder is.
+#[test]
+fn the_book_is_served_and_nothing_beside_it() {
+    let db = TestDatabase::new();
+    let dir = tempfile::TempDir::new().unwrap();
+    let book = dir.path().join("book");
+    std::fs::create_dir_all(&book).unwrap();
+    std::fs::write(book.join("index.html"), "<h1>the book</h1>").unwrap();
+    std::fs::write(book.join("06-processes.html"), "<h1>VI</h1>").unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "not for the LAN").unwrap();
+    let app = builder(&db)
+        .env("ROOM_BOOK_DIR", book.display().to_string())
+        .spawn();
+    let page = get(&app, "/book/06-processes.html", None);
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body, "<h1>VI</h1>");
+    assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(get(&app, "/book/", None).body, "<h1>the book</h1>");
+    for outside in [
+        "/book/../secret.txt",
+        "/book/..%2Fsecret.txt",
+        "/book/%2e%2e/secret.txt",
+    ] {
+        let answer = get(&app, outside, None);
+        assert!(
+            answer.status == 404 && !answer.body.to_string().contains("not for the LAN"),
+            "{outside}: {} {}",
+            answer.status,
+            answer.body
+        );
+    }
+}
