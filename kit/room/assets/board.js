@@ -242,6 +242,18 @@ function render() {
   renderHeatmap();
 }
 
+// Live events can come in bursts (a room of 200 checking at once): the page redraws at most every
+// 60 ms, with everything that arrived meanwhile.
+let redrawPending = false;
+function scheduleRender() {
+  if (redrawPending) return;
+  redrawPending = true;
+  setTimeout(() => {
+    redrawPending = false;
+    render();
+  }, 60);
+}
+
 function connect() {
   const live = document.getElementById("live");
   const events = new EventSource("/api/events");
@@ -270,7 +282,7 @@ function connect() {
     liveEvents++;
     document.body.dataset.events = String(liveEvents);
     document.body.dataset.maxLagMs = String(maxLagMs);
-    render();
+    scheduleRender();
   });
 }
 

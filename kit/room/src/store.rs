@@ -95,7 +95,7 @@ impl Store {
             .disable_statement_logging();
         create_database_if_missing(&options).await?;
         let pool = PgPoolOptions::new()
-            .max_connections(8)
+            .max_connections(16)
             .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
             .await
