@@ -340,6 +340,9 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             reset::run(&root, &factors, out)
         }
         Cmd::Status { json, push } => {
+            if push {
+                room::post::require_joined(&root)?;
+            }
             let verdict = status::run(&root, &manifest, json, out)?;
             if push {
                 return room::post::push_status(&root, &manifest, out);
@@ -356,6 +359,9 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             ServicesCmd::Status => services::status(&root, out).map(Verdict::from),
         },
         Cmd::Doctor { json, push } => {
+            if push {
+                room::post::require_joined(&root)?;
+            }
             let report = match (json, push) {
                 (true, _) => doctor::Report::Json,
                 (_, true) => doctor::Report::Push,

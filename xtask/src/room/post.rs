@@ -295,7 +295,7 @@ pub fn join(
     Ok(Verdict::Green)
 }
 
-fn require_joined(root: &Path) -> Result<Joined> {
+pub fn require_joined(root: &Path) -> Result<Joined> {
     joined(root).ok_or_else(|| {
         UsageError(
             "you have not joined a class board: `cargo xtask room join <url> <code> --name <name>`"
