@@ -10,6 +10,9 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Connections the pool keeps open.
+const WARM_CONNECTIONS: u32 = 4;
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
@@ -96,6 +99,9 @@ impl Store {
         create_database_if_missing(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            // Connections kept open: opening one (a Postgres backend, a SCRAM login) is the slowest
+            // thing a post could wait for, so the pool starts warm and stays warm.
+            .min_connections(WARM_CONNECTIONS)
             // No ping before every query: it doubles the round trips of the hot path. A connection
             // Postgres dropped fails one request (a 503, and the learner's outbox sends it again).
             .test_before_acquire(false)
@@ -103,6 +109,13 @@ impl Store {
             .connect_with(options)
             .await
             .context("cannot connect to the Postgres in DATABASE_URL (is it running? `cargo xtask services up`)")?;
+        // Open the warm connections now, before the board says it is ready.
+        let mut warm = Vec::new();
+        for _ in 0..WARM_CONNECTIONS {
+            // Each held, so the next one opens a connection of its own.
+            warm.push(pool.acquire().await?);
+        }
+        drop(warm);
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await

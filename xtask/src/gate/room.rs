@@ -638,6 +638,24 @@ fn load(
         })
         .collect();
     inside.sort_by(f64::total_cmp);
+    // What the board said went wrong, if anything (each distinct message once).
+    let mut errors: Vec<String> = Vec::new();
+    for line in log.get(log_start..).unwrap_or_default().lines() {
+        if line.contains("\"level\":\"ERROR\"") || line.contains("\"level\":\"WARN\"") {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+            let text = format!(
+                "{} {}",
+                value["fields"]["message"].as_str().unwrap_or_default(),
+                value["fields"]["error"].as_str().unwrap_or_default()
+            );
+            if !errors.contains(&text) {
+                errors.push(text);
+            }
+        }
+    }
+    for error in errors.iter().take(5) {
+        writeln!(out, "  the board logged: {}", error.trim())?;
+    }
     let inside_p99 = inside
         .get(((inside.len() as f64 - 1.0) * 0.99).round() as usize)
         .copied()
