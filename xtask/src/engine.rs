@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod manifest;
+pub mod platform;
 pub mod progress;
 pub mod services;
 pub mod settings;

@@ -2,11 +2,16 @@
 //! Learners never need to open these files.
 
 pub mod bench;
+pub mod budget;
 pub mod cdp;
+pub mod compose;
 pub mod conventions;
 pub mod devcontainer;
 pub mod integrity;
+pub mod layout;
 pub mod lesson_records;
+pub mod lockfile;
 pub mod mistakes;
 pub mod room;
+pub mod runner;
 pub mod verify;

@@ -128,7 +128,8 @@ function renderLearners() {
         continue;
       }
       const marks = (cell.hints_used ? " h" + cell.hints_used : "") + (cell.checks_edited ? " ✎" : "");
-      const title = cell.failing.length ? "failing: " + cell.failing.join(", ") : "";
+      const title = (cell.failing.length ? "failing: " + cell.failing.join(", ") : "") +
+        (cell.not_checkable ? " (" + cell.not_checkable + " not checkable on this laptop)" : "");
       const td = el("td", { class: cellClass(cell) + (learner.current === f.number ? " current" : ""), title },
         cellText(cell), marks ? el("small", { text: marks }) : null);
       tr.append(td);

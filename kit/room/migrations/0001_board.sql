@@ -29,6 +29,8 @@ CREATE TABLE verdicts (
     passed smallint NOT NULL,
     total smallint NOT NULL,
     failing text[] NOT NULL,
+    -- Checks that could not observe what they need on the learner's platform: not in `total`.
+    not_checkable smallint NOT NULL,
     compiled boolean NOT NULL,
     hints_used smallint NOT NULL,
     checks_edited boolean NOT NULL,

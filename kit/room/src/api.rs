@@ -23,7 +23,8 @@ const MAX_AGE_SECONDS: i64 = 24 * 3600;
 const MAX_AHEAD_SECONDS: i64 = 600;
 
 /// The names `cargo xtask doctor` gives its findings; a doctor report lists which are problems.
-pub const DOCTOR_FINDINGS: [&str; 8] = [
+pub const DOCTOR_FINDINGS: [&str; 9] = [
+    "platform",
     "toolchain",
     "backend",
     "disk",
@@ -176,6 +177,7 @@ pub struct VerdictIn {
     passed: i64,
     total: i64,
     failing: Vec<String>,
+    not_checkable: i64,
     compiled: bool,
     hints_used: i64,
     checks_edited: bool,
@@ -230,7 +232,12 @@ pub fn validate(
             return Err(ApiError::invalid(format!("{name:?} is listed twice")));
         }
     }
-    let (passed, total) = (verdict.passed, verdict.total);
+    let (passed, total, not_checkable) = (verdict.passed, verdict.total, verdict.not_checkable);
+    if !(0..=100).contains(&not_checkable) {
+        return Err(ApiError::invalid(format!(
+            "not_checkable {not_checkable} is not a count of checks"
+        )));
+    }
     if verdict.checks_edited {
         // Edited checks may number differently; the names must still be the kit's.
         if !(0..=100).contains(&total) || !(0..=total).contains(&passed) {
@@ -238,9 +245,9 @@ pub fn validate(
                 "passed {passed} of {total} is not a count of checks"
             )));
         }
-    } else if total != count {
+    } else if total + not_checkable != count {
         return Err(ApiError::invalid(format!(
-            "Factor {} has {count} checks, not {total}",
+            "Factor {} has {count} checks, not {total} judged and {not_checkable} not checkable",
             factor.roman
         )));
     }
@@ -262,9 +269,9 @@ pub fn validate(
                 "{passed} of {total} passed, so {failed} failing check(s) are named, not {listed}"
             )));
         }
-    } else if passed != 0 || !verdict.failing.is_empty() {
+    } else if passed != 0 || not_checkable != 0 || !verdict.failing.is_empty() {
         return Err(ApiError::invalid(
-            "a verdict that did not compile has no passed or failing checks",
+            "a verdict that did not compile has no passed, failing or not checkable checks",
         ));
     }
     if !(0..=factor.hints as i64).contains(&verdict.hints_used) {
@@ -279,6 +286,7 @@ pub fn validate(
         passed: passed as i16,
         total: total as i16,
         failing: verdict.failing,
+        not_checkable: not_checkable as i16,
         compiled: verdict.compiled,
         hints_used: verdict.hints_used as i16,
         checks_edited: verdict.checks_edited,

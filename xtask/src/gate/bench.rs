@@ -149,9 +149,7 @@ fn breakdown(root: &Path, factor: &Factor, runs: usize, out: &mut impl Write) ->
     };
     let checks = repeat(runs, || {
         let clock = Instant::now();
-        for executable in &executables {
-            testrun::run(executable, &crate_dir, None, None)?;
-        }
+        testrun::run_all(&executables, &crate_dir, None, None)?;
         Ok(clock.elapsed())
     })?;
     let (startup, rebuild, checks) = (median(&startup), median(&rebuild), median(&checks));

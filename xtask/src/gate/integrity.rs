@@ -135,10 +135,27 @@ pub fn check_record(root: &Path) -> Result<String> {
         .collect();
     ensure!(
         stale.is_empty(),
-        "{RECORD} is stale for {:?}: after changing checks or the harness, run `cargo xtask verify --bless`",
-        stale
+        "{RECORD} is stale for {:?}: after changing them on purpose, run {}",
+        stale,
+        bless_hint(&stale)
     );
     Ok(format!("{} files", now.len()))
+}
+
+/// The bless that records `stale`: one factor's (`--only NN-slug`, which also rewrites this
+/// record) when only that factor's check file changed, else every factor's (the harness is
+/// theirs).
+fn bless_hint(stale: &[&String]) -> String {
+    let factors: Vec<&str> = stale
+        .iter()
+        .filter_map(|file| file.strip_prefix("kit/checks/")?.strip_suffix(".rs"))
+        .collect();
+    match factors.as_slice() {
+        [factor] if stale.len() == 1 => format!("`cargo xtask verify --bless --only {factor}`"),
+        _ => "`cargo xtask verify --bless` (more than one factor's checks, or the harness, \
+              changed)"
+            .into(),
+    }
 }
 
 #[cfg(test)]

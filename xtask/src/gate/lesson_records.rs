@@ -132,23 +132,30 @@ pub fn compare(root: &Path, factor: &Factor, outcomes: &[Outcome]) -> Result<()>
         .display()
         .to_string();
     let recorded = parse(&std::fs::read_to_string(&path).with_context(|| {
-        format!("{shown} is missing: run `cargo xtask verify --bless` to record the lessons")
+        format!(
+            "{shown} is missing: run `cargo xtask verify --bless --only {}` to record the lessons",
+            factor.dir_name()
+        )
     })?);
     for intended in &factor.intended_failures {
         let Some(outcome) = outcomes.iter().find(|outcome| &outcome.name == intended) else {
             continue;
         };
         let expected = recorded.get(intended).with_context(|| {
-            format!("{shown} has no lesson for `{intended}`: run `cargo xtask verify --bless`")
+            format!(
+                "{shown} has no lesson for `{intended}`: run `cargo xtask verify --bless --only {}`",
+                factor.dir_name()
+            )
         })?;
         let seen = normalize(&outcome.explanation);
         if !same_lesson(expected, &seen) {
             bail!(
                 "`{intended}` fails for another reason than recorded in {shown}:\n\
                  recorded:\n{}\nnow:\n{}\n\
-                 (if the new message is intended, `cargo xtask verify --bless` records it)",
+                 (if the new message is intended, `cargo xtask verify --bless --only {}` records it)",
                 crate::engine::term::indent(expected, 2),
-                crate::engine::term::indent(&seen, 2)
+                crate::engine::term::indent(&seen, 2),
+                factor.dir_name()
             );
         }
     }

@@ -10,7 +10,8 @@
 
 use crate::engine::manifest::Factor;
 use crate::engine::testrun::{self, Build, Judged};
-use crate::learner::check;
+use crate::gate::runner::repeated;
+use crate::gate::verify;
 use anyhow::{Context, Result, bail, ensure};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -56,32 +57,31 @@ pub fn of(root: &Path, factor: &Factor) -> Result<Vec<Mistake>> {
 }
 
 /// `verify`'s step for one factor: every mistake is caught by the right check, teaching the right
-/// thing.
-pub fn all_caught(root: &Path, factor: &Factor) -> Result<String> {
+/// thing, in each of `repeat` runs of the checks (each copy is built once).
+pub fn all_caught(root: &Path, factor: &Factor, repeat: u32) -> Result<String> {
     let mistakes = of(root, factor)?;
     if mistakes.is_empty() {
         return Ok("no mistake fixtures yet".into());
     }
-    let built = match check::build(root, factor, false)? {
-        Err((package, errors)) => bail!("{package} does not compile:\n{}", errors.join("\n")),
-        Ok(built) => built,
-    };
+    let built = verify::built(root, factor, false)?;
     for mistake in &mistakes {
-        caught(root, factor, mistake, &built.executables)
+        caught(root, factor, mistake, &built.executables, repeat)
             .with_context(|| format!("mistake `{}` ({})", mistake.name, mistake.about))?;
     }
-    Ok(format!("{} mistakes caught", mistakes.len()))
+    let runs = if repeat > 1 {
+        format!(" ({repeat} runs each)")
+    } else {
+        String::new()
+    };
+    Ok(format!("{} mistakes caught{runs}", mistakes.len()))
 }
 
 /// `verify`'s promise to learners: the exercise, with the solution's files copied over it (its
 /// `src/` replacing the exercise's, plus any file it adds, such as a `Procfile` or `build.rs`, and
 /// the dependencies its `Cargo.toml` adds), passes every check. Built as a standalone copy, like a
-/// mistake, so the learner's exercise folder is never touched.
-pub fn solution_applied_is_green(root: &Path, factor: &Factor) -> Result<String> {
-    let built = match check::build(root, factor, false)? {
-        Err((package, errors)) => bail!("{package} does not compile:\n{}", errors.join("\n")),
-        Ok(built) => built,
-    };
+/// mistake, so the learner's exercise folder is never touched. Built once, judged `repeat` times.
+pub fn solution_applied_is_green(root: &Path, factor: &Factor, repeat: u32) -> Result<String> {
+    let built = verify::built(root, factor, false)?;
     let package = format!("applied{:02}-{}", factor.number, factor.slug);
     let copy = root.join("target/mistakes").join(&package);
     if copy.exists() {
@@ -112,21 +112,28 @@ pub fn solution_applied_is_green(root: &Path, factor: &Factor) -> Result<String>
         standalone_manifest(root, &copy.join("Cargo.toml"), &exercise_package, &package)?;
     std::fs::write(copy.join("Cargo.toml"), manifest)?;
     std::fs::copy(root.join("Cargo.lock"), copy.join("Cargo.lock"))?;
-    let outcomes = judge_copy(root, factor, &package, &copy, &built.executables, None)
+    let copy_build = build_copy(root, factor, &package, &copy)
         .context("the exercise with the solution's files copied over it")?;
-    if let Some(failure) = outcomes.iter().find(|outcome| !outcome.passed) {
-        bail!(
-            "with the solution's files copied over the exercise, `{}` fails:\n{}",
-            failure.name,
-            failure.explanation
-        );
-    }
     let extra = if added.is_empty() {
         String::new()
     } else {
         format!(" (src/ plus {})", added.join(", "))
     };
-    Ok(format!("{} checks pass{extra}", outcomes.len()))
+    repeated(repeat, || {
+        let outcomes = testrun::run_all(&built.executables, &copy, None, Some(&copy_build.judged))?;
+        if let Some(failure) = outcomes.iter().find(|outcome| !outcome.passed) {
+            bail!(
+                "with the solution's files copied over the exercise, `{}` fails:\n{}",
+                failure.name,
+                failure.explanation
+            );
+        }
+        let slowest = crate::gate::budget::within(&outcomes)?;
+        Ok(format!(
+            "{}{extra}, {slowest}",
+            verify::passed_note(&outcomes)
+        ))
+    })
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<()> {
@@ -151,66 +158,77 @@ fn with_dependencies_of(manifest: &Path, solution: &Path) -> Result<String> {
     Ok(toml::to_string(&exercise)?)
 }
 
-fn caught(root: &Path, factor: &Factor, mistake: &Mistake, checks: &[PathBuf]) -> Result<()> {
+fn caught(
+    root: &Path,
+    factor: &Factor,
+    mistake: &Mistake,
+    checks: &[PathBuf],
+    repeat: u32,
+) -> Result<()> {
     let package = format!("mistake{:02}-{}", factor.number, mistake.name);
     let copy = root.join("target/mistakes").join(&package);
     prepare(root, factor, mistake, &package, &copy)?;
-    let outcomes = judge_copy(root, factor, &package, &copy, checks, Some(&mistake.fails))
-        .context("the patched solution")?;
-    let outcome = outcomes
-        .iter()
-        .find(|outcome| outcome.name == mistake.fails)
-        .with_context(|| format!("no check named `{}` ran", mistake.fails))?;
-    ensure!(
-        !outcome.passed,
-        "`{}` passes: the checks let this mistake through",
-        mistake.fails
-    );
-    ensure!(
-        outcome.explanation.contains(&mistake.teaches),
-        "`{}` fails, but its message does not say {:?}:\n{}",
-        mistake.fails,
-        mistake.teaches,
-        outcome.explanation
-    );
+    let copy_build = build_copy(root, factor, &package, &copy).context("the patched solution")?;
+    repeated(repeat, || {
+        let outcomes = testrun::run_all(
+            checks,
+            &copy,
+            Some(&mistake.fails),
+            Some(&copy_build.judged),
+        )?;
+        let outcome = outcomes
+            .iter()
+            .find(|outcome| outcome.name == mistake.fails)
+            .with_context(|| format!("no check named `{}` ran", mistake.fails))?;
+        ensure!(
+            !outcome.passed,
+            "`{}` passes: the checks let this mistake through",
+            mistake.fails
+        );
+        ensure!(
+            outcome.explanation.contains(&mistake.teaches),
+            "`{}` fails, but its message does not say {:?}:\n{}",
+            mistake.fails,
+            mistake.teaches,
+            outcome.explanation
+        );
+        Ok(String::new())
+    })?;
     Ok(())
 }
 
-/// Builds the standalone package `package` in `copy` and runs the factor's `checks` (only
-/// `filter`, if given) against its binaries.
+/// A copy's binaries, built, for the factor's checks to judge; their build products go when this
+/// is dropped.
+struct CopyBuild {
+    judged: Judged,
+    _products: BuildProducts,
+}
+
+/// Builds the standalone package `package` in `copy`.
 ///
 /// Same target folder, same profile, same locked versions as the kit: only the copy compiles.
 /// The copy is written afresh every run, so its build is never reused: its build products are
 /// removed once it has been judged, so copies cost `target/` nothing.
-fn judge_copy(
-    root: &Path,
-    factor: &Factor,
-    package: &str,
-    copy: &Path,
-    checks: &[PathBuf],
-    filter: Option<&str>,
-) -> Result<Vec<testrun::Outcome>> {
+fn build_copy(root: &Path, factor: &Factor, package: &str, copy: &Path) -> Result<CopyBuild> {
     let build = testrun::build_standalone_app(
         &copy.join("Cargo.toml"),
         &root.join("target"),
         &factor.build_env,
     );
-    let _cleanup = BuildProducts {
+    let products = BuildProducts {
         target: root.join("target/debug"),
         package: package.to_string(),
     };
     if let Build::Failed { errors } = build? {
         bail!("does not compile:\n{}", errors.join("\n"));
     }
-    let judged = Judged {
-        package: package.to_string(),
-        manifest_dir: copy.to_path_buf(),
-    };
-    let mut outcomes = Vec::new();
-    for executable in checks {
-        outcomes.extend(testrun::run(executable, copy, filter, Some(&judged))?);
-    }
-    Ok(outcomes)
+    Ok(CopyBuild {
+        judged: Judged {
+            package: package.to_string(),
+            manifest_dir: copy.to_path_buf(),
+        },
+        _products: products,
+    })
 }
 
 /// What Cargo built for a copy's package, removed when dropped.

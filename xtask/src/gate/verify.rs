@@ -4,39 +4,31 @@
 //! message, nothing else fails, no compiler warnings); every solution is green with the same checks;
 //! then xtask's and the harness's own tests, clippy, rustfmt, the compose file and the book.
 //! Ends with one summary line.
+//!
+//! This file is the list of steps; [`runner`] runs them (static steps first and always, then the
+//! factors' lane and the tools' lane side by side). A new step is a function in a module of its
+//! own, added to the list below in one line.
 
 use crate::engine::manifest::{Factor, Manifest, Service};
 use crate::engine::testrun::{self, Outcome};
-use crate::engine::{services, term, tools};
-use crate::gate::{conventions, devcontainer, integrity, lesson_records, mistakes};
+use crate::engine::{services, tools};
+use crate::gate::runner::{self, Lane, Step, repeated, step};
+use crate::gate::{
+    budget, compose, conventions, devcontainer, integrity, layout, lesson_records, lockfile,
+    mistakes,
+};
 use crate::learner::check;
 use crate::{Verdict, book};
 use anyhow::{Context, Result, bail, ensure};
-use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
-use std::time::Instant;
-
-/// One named step of the gate; `Ok` carries a short note for the summary line.
-struct Step<'a> {
-    name: String,
-    run: Box<dyn Fn() -> Result<String> + 'a>,
-}
-
-fn step<'a>(name: impl Into<String>, run: impl Fn() -> Result<String> + 'a) -> Step<'a> {
-    Step {
-        name: name.into(),
-        run: Box::new(run),
-    }
-}
 
 /// How `verify` runs: `repeat` every factor's checks; with `bless`, record what the checks now say
 /// (the lessons of intended failures, the fingerprints of the shipped checks) instead of comparing.
 pub struct Options {
     pub repeat: u32,
     pub bless: bool,
-    /// Only the steps whose name contains this.
+    /// Only the steps whose name contains this (and the static steps, which always run).
     pub only: Option<String>,
 }
 
@@ -51,45 +43,100 @@ pub fn run(
         bless,
         only,
     } = options;
-    let started = Instant::now();
     if bless {
         integrity::bless(root)?;
     }
     // A silently rewritten Cargo.lock is a failure of the gate, not a side effect of it.
     testrun::require_locked();
-    let mut steps = vec![
-        step("manifest and layout", || layout(root, manifest)),
+    let mut steps = static_steps(root, manifest);
+    steps.push(step(Lane::Factors, "backing services", || {
+        services::ensure(root, &Service::ALL, &mut std::io::sink()).map(|()| String::new())
+    }));
+    for factor in manifest.available() {
+        steps.extend(factor_steps(root, factor, repeat, bless));
+    }
+    steps.extend(tool_steps(root, manifest));
+    if let Some(only) = &only {
+        let selected = |step: &Step| step.name.contains(only.as_str());
+        if !steps.iter().any(selected) {
+            return Err(
+                crate::UsageError(format!("no verify step's name contains {only:?}")).into(),
+            );
+        }
+        steps.retain(|step| step.lane == Lane::Static || selected(step));
+    }
+    runner::run_all(&steps, out)
+}
+
+/// The steps that read files (and validate two with a tool): seconds together, so they run
+/// whatever `--only` says.
+fn static_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
+    vec![
+        step(Lane::Static, "Cargo.lock is as committed", || {
+            lockfile::check(root)
+        }),
+        step(Lane::Static, "manifest and layout", || {
+            layout::check(root, manifest)
+        }),
         step(
+            Lane::Static,
             "crate conventions (dependencies, check targets, hints)",
             || conventions::check(root, manifest),
         ),
-        step("kit/checks/SHIPPED records the checks as they are", || {
-            integrity::check_record(root)
+        step(
+            Lane::Static,
+            "kit/checks/SHIPPED records the checks as they are",
+            || integrity::check_record(root),
+        ),
+        step(Lane::Static, "docker-compose.yml (offline)", || {
+            compose::check(root)
         }),
-        step("backing services", || {
-            services::ensure(root, &Service::ALL, &mut std::io::sink()).map(|()| String::new())
-        }),
-    ];
-    for factor in manifest.available() {
-        let name = factor.dir_name();
-        steps.push(step(
+        step(
+            Lane::Static,
+            ".devcontainer/devcontainer.json (offline)",
+            || devcontainer::check(root),
+        ),
+        // Chapter shape, pictures, commands, workflow: markdown and SVG, nothing built.
+        step(
+            Lane::Static,
+            "book sources (shape, pictures, commands)",
+            || book::lint_sources(root, manifest),
+        ),
+    ]
+}
+
+/// A factor's steps: its exercise red for the intended reason, its solution green, the solution
+/// copied over the exercise green, its mistake fixtures caught; every one `repeat` times.
+fn factor_steps<'a>(root: &'a Path, factor: &'a Factor, repeat: u32, bless: bool) -> Vec<Step<'a>> {
+    let name = factor.dir_name();
+    vec![
+        step(
+            Lane::Factors,
             format!("exercise {name} is red for its intended reason"),
             move || repeated(repeat, || exercise_is_red(root, factor, bless)),
-        ));
-        steps.push(step(format!("solution {name} is green"), move || {
-            repeated(repeat, || solution_is_green(root, factor))
-        }));
-        steps.push(step(
+        ),
+        step(
+            Lane::Factors,
+            format!("solution {name} is green"),
+            move || repeated(repeat, || solution_is_green(root, factor)),
+        ),
+        step(
+            Lane::Factors,
             format!("exercise {name} with the solution's files copied over it is green"),
-            move || mistakes::solution_applied_is_green(root, factor),
-        ));
-        steps.push(step(
+            move || mistakes::solution_applied_is_green(root, factor, repeat),
+        ),
+        step(
+            Lane::Factors,
             format!("mistakes over solution {name} are caught, each by its check"),
-            move || mistakes::all_caught(root, factor),
-        ));
-    }
-    steps.extend([
-        step("harness and xtask tests", || {
+            move || mistakes::all_caught(root, factor, repeat),
+        ),
+    ]
+}
+
+/// The toolchain's steps and the book: none of them reads what the factors' checks write.
+fn tool_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
+    vec![
+        step(Lane::Tools, "harness and xtask tests", || {
             cargo_step(
                 root,
                 &[
@@ -102,16 +149,15 @@ pub fn run(
                 ],
             )
         }),
-        step("class board (kit-room tests)", || super::room::tests(root)),
-        step("clippy -D warnings", || clippy(root)),
-        step("rustfmt", || {
+        step(Lane::Tools, "class board (kit-room tests)", || {
+            super::room::tests(root)
+        }),
+        step(Lane::Tools, "clippy -D warnings", || clippy(root)),
+        step(Lane::Tools, "rustfmt", || {
             cargo_step(root, &["fmt", "--all", "--check", "--", "--color=never"])
         }),
-        step("docker-compose.yml (offline)", || compose_file(root)),
-        step(".devcontainer/devcontainer.json (offline)", || {
-            devcontainer::check(root)
-        }),
         step(
+            Lane::Tools,
             "book builds, its links and the checks' anchors resolve",
             || {
                 book::build(root)?;
@@ -121,165 +167,26 @@ pub fn run(
                 book::check_links(root).map(|count| format!("{count} links"))
             },
         ),
-        // Chapter shape (the fix after the exercise), pictures, commands, workflow, runnable demos.
-        step("book quality", || book::quality(root, manifest)),
-        step("book renders in a headless browser", || {
+        step(Lane::Tools, "book demos run", || book::run_demos(root)),
+        step(Lane::Tools, "book renders in a headless browser", || {
             book::smoke_test_in_browser(root, manifest)
         }),
-    ]);
-
-    if let Some(only) = &only {
-        steps.retain(|step| step.name.contains(only.as_str()));
-        if steps.is_empty() {
-            return Err(
-                crate::UsageError(format!("no verify step's name contains {only:?}")).into(),
-            );
-        }
-    }
-    let mut failed = Vec::new();
-    for Step { name, run } in &steps {
-        if term::interactive() {
-            write!(out, "  … {name}")?;
-            out.flush()?;
-        }
-        let clock = Instant::now();
-        let result = run();
-        let took = format!("{:.1}s", clock.elapsed().as_secs_f64());
-        match result {
-            Ok(note) => {
-                let note = if note.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {note}")
-                };
-                writeln!(
-                    out,
-                    "\r  {} {name}{note} {}",
-                    term::pass(),
-                    term::dim(&took)
-                )?;
-            }
-            Err(err) => {
-                writeln!(
-                    out,
-                    "{}  {} {name} {}",
-                    term::line_start(),
-                    term::fail(),
-                    term::dim(&took)
-                )?;
-                write!(out, "{}", term::indent(&format!("{err:#}"), 6))?;
-                failed.push(name.clone());
-            }
-        }
-    }
-    let elapsed = started.elapsed().as_secs();
-    let time = format!("{}m{:02}s", elapsed / 60, elapsed % 60);
-    if failed.is_empty() {
-        writeln!(out, "verify: all {} steps pass ({time})", steps.len())?;
-        Ok(Verdict::Green)
-    } else {
-        writeln!(
-            out,
-            "verify: {} of {} steps failed ({time}): {}",
-            failed.len(),
-            steps.len(),
-            failed.join("; ")
-        )?;
-        Ok(Verdict::Red)
-    }
+    ]
 }
 
-/// The manifest matches the tree: crates, chapters, hints, edit markers.
-fn layout(root: &Path, manifest: &Manifest) -> Result<String> {
-    let summary = std::fs::read_to_string(root.join("book/src/SUMMARY.md"))
-        .context("book/src/SUMMARY.md is missing")?;
-    for factor in &manifest.factors {
-        let name = factor.heading();
-        if !factor.available {
-            ensure!(
-                !root.join(&factor.exercise).exists(),
-                "{name} has an exercise folder but is not marked available"
-            );
-            continue;
-        }
-        for dir in [&factor.exercise, &factor.solution] {
-            Factor::package(root, dir)?;
-        }
-        ensure!(
-            !factor.intended_failures.is_empty(),
-            "{name} lists no intended failure"
-        );
-        ensure!(
-            root.join("book/src").join(&factor.chapter).is_file(),
-            "{name}: book/src/{} is missing",
-            factor.chapter
-        );
-        ensure!(
-            summary.contains(&format!("({})", factor.chapter)),
-            "{name}: SUMMARY.md does not link {}",
-            factor.chapter
-        );
-        let marker = format!("TODO(factor-{})", factor.number);
-        let sources =
-            crate::engine::progress::files_under(&root.join(&factor.exercise).join("src"));
-        ensure!(
-            sources
-                .iter()
-                .any(|file| std::fs::read_to_string(file).is_ok_and(|text| text.contains(&marker))),
-            "{name}: no `{marker}` marks what to edit in {}",
-            factor.exercise.display()
-        );
-        let readme = std::fs::read_to_string(root.join(&factor.exercise).join("README.md"))
-            .unwrap_or_default();
-        ensure!(
-            ["PORT", "HOME", "TMPDIR", "PATH", "RUST_BACKTRACE"]
-                .iter()
-                .all(|variable| readme.contains(variable)),
-            "{name}: the exercise's README.md must state what every check gives the app (PORT, \
-             HOME, TMPDIR, PATH, RUST_BACKTRACE): see CONTRIBUTING.md"
-        );
-        let main = std::fs::read_to_string(root.join(&factor.exercise).join("src/main.rs"))
-            .unwrap_or_default();
-        ensure!(
-            main.contains(&format!("book/src/{}", factor.chapter)),
-            "{name}: the exercise's //! header does not point to book/src/{}",
-            factor.chapter
-        );
+/// A factor's checks, built (see [`check::build`]), or the compile errors as a failure: the gate
+/// accepts no crate that does not compile.
+pub fn built(root: &Path, factor: &Factor, solution: bool) -> Result<check::Built> {
+    match check::build(root, factor, solution)? {
+        Err((package, errors)) => bail!("{package} does not compile:\n{}", errors.join("\n")),
+        Ok(built) => Ok(built),
     }
-    Ok(format!(
-        "{} of 12 factors available",
-        manifest.available().count()
-    ))
-}
-
-/// Runs `step` `times` times; any failure fails it, naming the run (a flaky check is a broken one).
-fn repeated(times: u32, step: impl Fn() -> Result<String>) -> Result<String> {
-    let mut note = String::new();
-    for run in 1..=times {
-        note = match step() {
-            Ok(note) => note,
-            Err(err) if run > 1 => {
-                return Err(err.context(format!(
-                    "run {run} of {times} failed, the earlier runs passed: a flaky check"
-                )));
-            }
-            Err(err) => return Err(err),
-        };
-    }
-    Ok(if times > 1 {
-        format!("{note} ({times} runs)")
-    } else {
-        note
-    })
 }
 
 /// Builds the factor's checks and the app they judge (no warnings allowed), and runs them.
 /// Exercises build incrementally, as `check` builds them, so the two share one build.
 fn build_and_run(root: &Path, factor: &Factor, solution: bool) -> Result<Vec<Outcome>> {
-    let built = match check::build(root, factor, solution)? {
-        Err((package, errors)) => bail!("{package} does not compile:\n{}", errors.join("\n")),
-        Ok(built) => built,
-    };
+    let built = built(root, factor, solution)?;
     ensure!(
         built.warnings.is_empty(),
         "{} compiles with warnings:\n{}",
@@ -287,15 +194,12 @@ fn build_and_run(root: &Path, factor: &Factor, solution: bool) -> Result<Vec<Out
         built.warnings.join("\n")
     );
     let dir = check::target_dir(factor, solution);
-    let mut outcomes = Vec::new();
-    for executable in &built.executables {
-        outcomes.extend(testrun::run(
-            executable,
-            &root.join(dir),
-            None,
-            built.judged.as_ref(),
-        )?);
-    }
+    let outcomes = testrun::run_all(
+        &built.executables,
+        &root.join(dir),
+        None,
+        built.judged.as_ref(),
+    )?;
     ensure!(!outcomes.is_empty(), "{} ran no checks", built.package);
     Ok(outcomes)
 }
@@ -311,6 +215,9 @@ fn exercise_is_red(root: &Path, factor: &Factor, bless: bool) -> Result<String> 
             .iter()
             .find(|outcome| &outcome.name == intended)
             .with_context(|| format!("factors.toml lists `{intended}`, but no such check ran"))?;
+        if let Some(gap) = &outcome.not_checkable {
+            bail!("`{intended}` cannot be judged here: {gap}");
+        }
         ensure!(
             !outcome.passed,
             "`{intended}` passes on the shipped exercise"
@@ -339,8 +246,9 @@ fn exercise_is_red(root: &Path, factor: &Factor, bless: bool) -> Result<String> 
             first.explanation
         );
     }
+    let slowest = budget::within(&outcomes)?;
     Ok(format!(
-        "{} of {} checks fail as intended",
+        "{} of {} checks fail as intended, {slowest}",
         factor.intended_failures.len(),
         outcomes.len()
     ))
@@ -351,17 +259,31 @@ fn solution_is_green(root: &Path, factor: &Factor) -> Result<String> {
     if let Some(failure) = outcomes.iter().find(|outcome| !outcome.passed) {
         bail!("`{}` fails:\n{}", failure.name, failure.output);
     }
-    Ok(format!("{} checks pass", outcomes.len()))
+    let slowest = budget::within(&outcomes)?;
+    Ok(format!("{}, {slowest}", passed_note(&outcomes)))
 }
 
-/// `cargo clippy -D warnings` on every crate, in a target folder of its own that is removed
-/// afterwards: clippy type-checks every dependency in a mode no other build shares (about 110 MB
-/// that nothing reuses), and `target/` has a budget. The price is clippy's check of the
-/// dependencies on every run (under a minute on 2 cores).
+/// "7 checks pass", and how many could not be judged on this platform, if any.
+pub fn passed_note(outcomes: &[Outcome]) -> String {
+    let gaps = outcomes
+        .iter()
+        .filter(|outcome| outcome.not_checkable.is_some())
+        .count();
+    let judged = outcomes.len() - gaps;
+    match gaps {
+        0 => format!("{judged} checks pass"),
+        _ => format!("{judged} checks pass, {gaps} not checkable on this platform"),
+    }
+}
+
+/// `cargo clippy -D warnings` on every crate, in a target folder of its own in the user's cache:
+/// clippy type-checks every dependency in a mode no other build shares (about 110 MB that nothing
+/// else reuses), so it stays out of `target/` and its budget, and is kept between runs (a warm
+/// clippy re-checks only what changed; from cold it takes minutes on 2 cores).
 fn clippy(root: &Path) -> Result<String> {
-    let target = root.join("target").join("clippy");
+    let target = tools::cache_dir(root, "clippy");
     let target_arg = format!("--target-dir={}", target.display());
-    let result = cargo_step(
+    cargo_step(
         root,
         &[
             "clippy",
@@ -373,9 +295,7 @@ fn clippy(root: &Path) -> Result<String> {
             "-D",
             "warnings",
         ],
-    );
-    let _ = std::fs::remove_dir_all(&target);
-    result
+    )
 }
 
 fn cargo_step(root: &Path, args: &[&str]) -> Result<String> {
@@ -400,57 +320,4 @@ fn cargo_step(root: &Path, args: &[&str]) -> Result<String> {
         bail!("`cargo {}` failed:\n{}", args.join(" "), tail.join("\n"));
     }
     Ok(String::new())
-}
-
-/// Parses the compose file with a real Compose implementation (no engine needed) and checks what the
-/// kit promises: pinned major versions, healthchecks, loopback-only ports, env-driven credentials.
-fn compose_file(root: &Path) -> Result<String> {
-    let validator = tools::compose(root)?;
-    let output = Command::new(&validator[0])
-        .args(&validator[1..])
-        .args(["--file", "docker-compose.yml", "config", "--format", "json"])
-        .current_dir(root)
-        // Validate the defaults, not whatever this shell exports.
-        .env_remove("POSTGRES_USER")
-        .env_remove("POSTGRES_PASSWORD")
-        .output()?;
-    ensure!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-    let config: Value = serde_json::from_slice(&output.stdout)?;
-    for (service, image) in [("postgres", "postgres:"), ("redis", "redis:")] {
-        let spec = &config["services"][service];
-        ensure!(spec.is_object(), "no `{service}` service");
-        let tag = spec["image"].as_str().unwrap_or_default();
-        ensure!(
-            tag.strip_prefix(image)
-                .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit())),
-            "`{service}` image {tag:?} does not pin a major version"
-        );
-        ensure!(
-            spec["healthcheck"]["test"].is_array(),
-            "`{service}` has no healthcheck"
-        );
-        for port in spec["ports"].as_array().into_iter().flatten() {
-            ensure!(
-                port["host_ip"] == "127.0.0.1",
-                "`{service}` publishes a port beyond loopback"
-            );
-        }
-    }
-    let raw = std::fs::read_to_string(root.join("docker-compose.yml"))?;
-    for variable in [
-        "${POSTGRES_USER",
-        "${POSTGRES_PASSWORD",
-        "${POSTGRES_PORT",
-        "${REDIS_PORT",
-    ] {
-        ensure!(
-            raw.contains(variable),
-            "docker-compose.yml does not take {variable}}} from the environment"
-        );
-    }
-    Ok(format!("validated with `{}`", validator.join(" ")))
 }

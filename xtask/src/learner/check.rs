@@ -78,21 +78,16 @@ pub fn run(
                     ))
                 )?;
             }
-            let mut outcomes = Vec::new();
-            for executable in &built.executables {
-                outcomes.extend(testrun::run(
-                    executable,
-                    &root.join(dir),
-                    None,
-                    built.judged.as_ref(),
-                )?);
-            }
-            outcomes
+            testrun::run_all(
+                &built.executables,
+                &root.join(dir),
+                None,
+                built.judged.as_ref(),
+            )?
         }
     };
     if !options.solution {
-        let results = outcomes.iter().map(|o| (o.name.as_str(), o.passed));
-        progress::record_outcomes(root, factor, results);
+        progress::record_outcomes(root, factor, &outcomes);
     }
     // Recorded first, so the next step is the one `cargo xtask` alone now shows.
     let next = status::next_factor(root, manifest);
@@ -190,7 +185,6 @@ pub fn report(
     next: Option<&Factor>,
     out: &mut impl Write,
 ) -> Result<Verdict> {
-    let verbose = options.verbose;
     if outcomes.is_empty() {
         writeln!(
             out,
@@ -199,16 +193,38 @@ pub fn report(
         )?;
         return Ok(Verdict::Red);
     }
+    list_checks(outcomes, out)?;
+    let failures: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
+    explain_failures(&failures, options.verbose, out)?;
+    let judged = explain_not_checkable(outcomes, out)?;
+    writeln!(out)?;
+    if failures.is_empty() {
+        green_footer(factor, judged, options, next, out)?;
+        Ok(Verdict::Green)
+    } else {
+        red_footer(factor, judged - failures.len(), judged, options, out)?;
+        Ok(Verdict::Red)
+    }
+}
+
+/// One line per check, passed or failed.
+fn list_checks(outcomes: &[Outcome], out: &mut impl Write) -> Result<()> {
     for outcome in outcomes {
-        let mark = if outcome.passed {
+        let mark = if outcome.not_checkable.is_some() {
+            term::dim("–")
+        } else if outcome.passed {
             term::pass()
         } else {
             term::fail()
         };
         writeln!(out, "  {mark} {}", outcome.name)?;
     }
-    let failures: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
-    for failure in &failures {
+    Ok(())
+}
+
+/// Each failure under its name: the explanation, or with `verbose` the check's whole output.
+fn explain_failures(failures: &[&Outcome], verbose: bool, out: &mut impl Write) -> Result<()> {
+    for failure in failures {
         writeln!(out, "\n{} {}", term::fail(), term::bold(&failure.name))?;
         // The explanation is prose: wrap it to a readable width. Verbose output is the app's own
         // lines, shown as they were.
@@ -219,56 +235,90 @@ pub fn report(
         };
         write!(out, "{text}")?;
     }
-    writeln!(out)?;
-    let passed = outcomes.len() - failures.len();
-    if failures.is_empty() {
-        let done = if options.solution {
-            format!(" on the reference solution of {}", factor.heading())
-        } else {
-            format!(": {} is done", factor.heading())
-        };
-        writeln!(
-            out,
-            "{} All {} checks pass{done}.",
-            term::pass(),
-            outcomes.len()
-        )?;
-        if options.solution {
-            return Ok(Verdict::Green);
+    Ok(())
+}
+
+/// The checks that could not observe what they need on this platform, each with the harness's
+/// reason (neither passed nor failed); returns how many checks were judged.
+fn explain_not_checkable(outcomes: &[Outcome], out: &mut impl Write) -> Result<usize> {
+    let mut judged = outcomes.len();
+    for outcome in outcomes {
+        if let Some(gap) = &outcome.not_checkable {
+            judged -= 1;
+            writeln!(out, "\n{} {}", term::dim("–"), term::bold(&outcome.name))?;
+            write!(out, "{}", term::wrap(gap, 4))?;
         }
-        writeln!(
-            out,
-            "Compare with the reference: `cargo xtask solution {}`.",
-            factor.number
-        )?;
-        match next {
-            Some(next) => writeln!(
-                out,
-                "Next: `cargo xtask check {}` ({}).",
-                next.number,
-                next.heading()
-            )?,
-            None => writeln!(out, "Every factor available so far is green.")?,
-        }
-        Ok(Verdict::Green)
-    } else {
-        writeln!(out, "{passed} of {} checks pass.", outcomes.len())?;
-        if options.solution {
-            return Ok(Verdict::Red);
-        }
-        writeln!(
-            out,
-            "Read: book/src/{} (`cargo xtask book --open`) · Stuck? `cargo xtask hint {}`{}",
-            factor.chapter,
-            factor.number,
-            if verbose {
-                ""
-            } else {
-                " · App output: add --verbose"
-            }
-        )?;
-        Ok(Verdict::Red)
     }
+    if judged < outcomes.len() {
+        writeln!(
+            out,
+            "\n{} of {} checks are not checkable on {} (neither passed nor failed).",
+            outcomes.len() - judged,
+            outcomes.len(),
+            crate::engine::platform::name()
+        )?;
+    }
+    Ok(judged)
+}
+
+/// Every check passed: say so, then (for a learner) where to compare and what comes next.
+fn green_footer(
+    factor: &Factor,
+    checks: usize,
+    options: &Options,
+    next: Option<&Factor>,
+    out: &mut impl Write,
+) -> Result<()> {
+    let done = if options.solution {
+        format!(" on the reference solution of {}", factor.heading())
+    } else {
+        format!(": {} is done", factor.heading())
+    };
+    writeln!(out, "{} All {checks} checks pass{done}.", term::pass())?;
+    if options.solution {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Compare with the reference: `cargo xtask solution {}`.",
+        factor.number
+    )?;
+    match next {
+        Some(next) => writeln!(
+            out,
+            "Next: `cargo xtask check {}` ({}).",
+            next.number,
+            next.heading()
+        )?,
+        None => writeln!(out, "Every factor available so far is green.")?,
+    }
+    Ok(())
+}
+
+/// Some check failed: the count, then (for a learner) where to read and how to get help.
+fn red_footer(
+    factor: &Factor,
+    passed: usize,
+    checks: usize,
+    options: &Options,
+    out: &mut impl Write,
+) -> Result<()> {
+    writeln!(out, "{passed} of {checks} checks pass.")?;
+    if options.solution {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Read: book/src/{} (`cargo xtask book --open`) · Stuck? `cargo xtask hint {}`{}",
+        factor.chapter,
+        factor.number,
+        if options.verbose {
+            ""
+        } else {
+            " · App output: add --verbose"
+        }
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -281,6 +331,7 @@ mod tests {
             passed: explanation.is_empty(),
             explanation: explanation.into(),
             output: format!("full output of {name}"),
+            ..Outcome::default()
         }
     }
 
@@ -332,6 +383,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("cargo xtask solution 6"), "{text}");
+    }
+
+    #[test]
+    fn a_check_not_checkable_here_is_neither_passed_nor_failed() {
+        let mut gap = outcome("sessions_are_shared_between_replicas", "");
+        gap.not_checkable = Some(
+            "not checkable on macOS: the sockets of the process: run it in the dev container"
+                .into(),
+        );
+        let (verdict, text) = render(
+            &[gap, outcome("visits_are_shared_between_replicas", "")],
+            false,
+        );
+        assert_eq!(verdict, Verdict::Green);
+        assert!(
+            text.contains("  – sessions_are_shared_between_replicas"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 of 2 checks are not checkable on"),
+            "{text}"
+        );
+        assert!(text.contains("All 1 checks pass"), "{text}");
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub enum Report {
 fn findings(root: &Path, manifest: &Manifest) -> Result<Vec<(&'static str, Finding)>> {
     let settings = Settings::load(root)?;
     let mut findings = vec![
+        ("platform", platform()),
         ("toolchain", toolchain()),
         ("backend", backend()),
         ("disk", disk(root)),
@@ -119,6 +120,14 @@ pub fn run(
         crate::room::push_doctor(root, &problems, out)?;
     }
     Ok(Verdict::from(problems.is_empty()))
+}
+
+/// The platform, and the path to take where not every check runs natively.
+fn platform() -> Finding {
+    match crate::engine::platform::advice() {
+        Ok(text) => Finding::Ok(text),
+        Err(text) => Finding::Note(text),
+    }
 }
 
 fn toolchain() -> Finding {

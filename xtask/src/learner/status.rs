@@ -18,8 +18,37 @@ fn describe(state: &State) -> String {
         State::DoesNotCompile { total } => {
             format!("{} does not compile ({total} checks wait)", term::fail())
         }
-        State::Green { total } => format!("{} all {total} checks pass", term::pass()),
-        State::Red { passed, total } => format!("{} {passed} of {total} checks pass", term::fail()),
+        State::Green {
+            total,
+            not_checkable,
+        } => format!(
+            "{} all {total} checks pass{}",
+            term::pass(),
+            not_checkable_note(*not_checkable)
+        ),
+        State::Red {
+            passed,
+            total,
+            not_checkable,
+        } => format!(
+            "{} {passed} of {total} checks pass{}",
+            term::fail(),
+            not_checkable_note(*not_checkable)
+        ),
+    }
+}
+
+/// ", 2 not checkable on this platform" (counted apart: neither passed nor failed).
+fn not_checkable_note(count: usize) -> String {
+    match count {
+        0 => String::new(),
+        _ => format!(
+            " {}",
+            term::dim(&format!(
+                "· {count} not checkable on {}: `cargo xtask doctor` says where to run them",
+                crate::engine::platform::name()
+            ))
+        ),
     }
 }
 
@@ -102,12 +131,19 @@ pub fn run(root: &Path, manifest: &Manifest, json: bool, out: &mut impl Write) -
         .iter()
         .map(|factor| {
             let state = progress::state(root, factor);
-            let (passed, total) = match state {
-                State::Green { total } => (Some(total), Some(total)),
-                State::Red { passed, total } => (Some(passed), Some(total)),
+            let (passed, total, not_checkable) = match state {
+                State::Green {
+                    total,
+                    not_checkable,
+                } => (Some(total), Some(total), Some(not_checkable)),
+                State::Red {
+                    passed,
+                    total,
+                    not_checkable,
+                } => (Some(passed), Some(total), Some(not_checkable)),
                 // None of the factor's checks ran; `total` is how many it has.
-                State::DoesNotCompile { total } => (Some(0), Some(total)),
-                _ => (None, None),
+                State::DoesNotCompile { total } => (Some(0), Some(total), Some(0)),
+                _ => (None, None, None),
             };
             json!({
                 "number": factor.number,
@@ -117,6 +153,9 @@ pub fn run(root: &Path, manifest: &Manifest, json: bool, out: &mut impl Write) -
                 "state": label(&state),
                 "passed": passed,
                 "total": total,
+                // Checks that cannot observe what they need on this platform (macOS): counted
+                // neither in `passed` nor in `total`.
+                "not_checkable": not_checkable,
                 // Files of this factor's checks that differ from what the kit shipped.
                 "checks_edited": if factor.available {
                     integrity::edited_checks(root, factor)

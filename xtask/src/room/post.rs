@@ -58,6 +58,9 @@ pub struct VerdictPost {
     pub total: usize,
     /// The failing checks' names (test function names from `kit/checks/`).
     pub failing: Vec<String>,
+    /// Checks that could not observe what they need on the learner's platform (neither passed nor
+    /// failed; `total` does not count them).
+    pub not_checkable: usize,
     pub compiled: bool,
     pub hints_used: usize,
     pub checks_edited: bool,
@@ -128,6 +131,7 @@ pub fn verdict_post(root: &Path, factor: &Factor) -> Option<VerdictPost> {
         passed: record.passed,
         total: record.total,
         failing: record.failing,
+        not_checkable: record.not_checkable,
         compiled: record.compiled,
         hints_used: hint::used(root, factor),
         checks_edited: !integrity::edited_checks(root, factor).is_empty(),
@@ -365,6 +369,8 @@ mod tests {
     use super::*;
 
     /// The board must learn what a check found and nothing else: no code, no paths, no environment.
+    use crate::engine::testrun::Outcome;
+
     #[test]
     fn a_verdict_post_holds_exactly_the_agreed_fields() {
         let post = VerdictPost {
@@ -376,6 +382,7 @@ mod tests {
                 "sessions_expire_after_their_ttl".into(),
                 "visits_survive_a_restart".into(),
             ],
+            not_checkable: 0,
             compiled: true,
             hints_used: 1,
             checks_edited: false,
@@ -398,6 +405,7 @@ mod tests {
                 "failing",
                 "hints_used",
                 "id",
+                "not_checkable",
                 "passed",
                 "total"
             ]
@@ -427,12 +435,23 @@ mod tests {
         factor.exercise = PathBuf::from("exercise");
         std::fs::create_dir_all(root.path().join("exercise/src")).unwrap();
         std::fs::write(root.path().join("exercise/src/main.rs"), "fn main() {}").unwrap();
+        let outcome = |name: &str, passed: bool, not_checkable: Option<&str>| Outcome {
+            name: name.into(),
+            passed,
+            not_checkable: not_checkable.map(str::to_string),
+            ..Outcome::default()
+        };
         progress::record_outcomes(
             root.path(),
             &factor,
-            [
-                ("visits_are_shared_between_replicas", true),
-                ("sessions_expire_after_their_ttl", false),
+            &[
+                outcome("visits_are_shared_between_replicas", true, None),
+                outcome("sessions_expire_after_their_ttl", false, None),
+                outcome(
+                    "visits_survive_a_restart",
+                    true,
+                    Some("not checkable on macOS"),
+                ),
             ],
         );
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -502,6 +521,7 @@ mod tests {
                 "failing",
                 "hints_used",
                 "id",
+                "not_checkable",
                 "passed",
                 "total"
             ]
@@ -514,6 +534,7 @@ mod tests {
             serde_json::json!(["sessions_expire_after_their_ttl"])
         );
         assert_eq!(sent["compiled"], true);
+        assert_eq!(sent["not_checkable"], 1);
         // Nothing of the machine travels: no path, no user, no environment.
         let root_text = root.path().display().to_string();
         assert!(
