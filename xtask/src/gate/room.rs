@@ -359,7 +359,7 @@ fn browser(
             ensure!(reply.status == 201, "post refused: {}", reply.error());
             events += 1;
             // Shown: the page counted the event, and the learner's cell says the new numbers.
-            browser.wait_for(
+            let shown_on_page = browser.wait_for(
                 &format!(
                     "Number(document.body.dataset.events || 0) >= {events} && \
                      (document.querySelector('[data-learner=\"{}\"] td.current') || {{}}) \
@@ -367,7 +367,17 @@ fn browser(
                     learner.id
                 ),
                 Duration::from_secs(5),
-            )?;
+            );
+            if let Err(err) = shown_on_page {
+                // What the page shows instead, for the failure message.
+                let row = browser.evaluate(&format!(
+                    "JSON.stringify({{events: document.body.dataset.events, \
+                     live: document.getElementById('live').textContent, \
+                     row: (document.querySelector('[data-learner=\"{}\"]') || {{}}).textContent}})",
+                    learner.id
+                ))?;
+                bail!("{err:#}; the page shows {row}");
+            }
             lags.push(sent.elapsed().as_secs_f64() * 1000.0);
         }
     }
