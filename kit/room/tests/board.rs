@@ -510,6 +510,18 @@ fn every_bad_request_gets_a_4xx_and_stores_nothing() {
             }),
         ),
         (
+            "post not-checkable checks the factor does not have",
+            422,
+            Box::new(|| {
+                post(
+                    &app,
+                    &ada_path,
+                    Some(&ada.token),
+                    &with(&|v| v["not_checkable"] = json!(1)),
+                )
+            }),
+        ),
+        (
             "post more hints than the factor has",
             422,
             Box::new(|| {
