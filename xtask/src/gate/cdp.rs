@@ -16,7 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Browser {
-    child: Child,
+    // Dropped first (fields drop in order): the browser stops before its profile is deleted.
+    _process: Process,
     _profile: tempfile::TempDir,
     socket: TcpStream,
     next_id: u64,
@@ -26,7 +27,8 @@ impl Browser {
     /// Headless Chromium showing `url` in a `width`×`height` window.
     pub fn open(chromium: &Path, url: &str, width: u32, height: u32) -> Result<Browser> {
         let profile = tempfile::TempDir::with_prefix("kit-cdp-")?;
-        let child = Command::new(chromium)
+        let mut command = Command::new(chromium);
+        command
             .args([
                 "--headless",
                 "--no-sandbox",
@@ -42,9 +44,19 @@ impl Browser {
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(url)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", chromium.display()))?;
+            .stderr(Stdio::null());
+        // A process group of its own: `chromium` may be a wrapper script, and the browser starts
+        // helpers; stopping the group stops them all, on every path out of here.
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+        }
+        let process = Process(
+            command
+                .spawn()
+                .with_context(|| format!("cannot start {}", chromium.display()))?,
+        );
         // Chromium writes the port it chose into the profile.
         let port_file = profile.path().join("DevToolsActivePort");
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -77,7 +89,7 @@ impl Browser {
             .context("an unexpected DevTools URL")?;
         let socket = handshake(port, &path).context("DevTools' WebSocket handshake")?;
         Ok(Browser {
-            child,
+            _process: process,
             _profile: profile,
             socket,
             next_id: 1,
@@ -143,10 +155,18 @@ impl Browser {
     }
 }
 
-impl Drop for Browser {
+/// The browser's process group, stopped when dropped.
+struct Process(Child);
+
+impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        #[cfg(unix)]
+        {
+            let group = nix::unistd::Pid::from_raw(self.0.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
