@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod budget;
+pub mod cdp;
 pub mod compose;
 pub mod conventions;
 pub mod devcontainer;
@@ -12,6 +13,7 @@ pub mod layout;
 pub mod lesson_records;
 pub mod lockfile;
 pub mod mistakes;
+pub mod room;
 pub mod runner;
 pub mod snapshots;
 pub mod verify;

@@ -8,6 +8,7 @@ mod book;
 mod engine;
 mod gate;
 mod learner;
+mod room;
 
 use clap::{Parser, Subcommand};
 use engine::manifest::{Factor, Manifest, UnknownFactor};
@@ -76,6 +77,9 @@ enum Cmd {
         /// Machine-readable, for instructors collecting progress.
         #[arg(long)]
         json: bool,
+        /// Also send every factor's last verdict to the class board you joined.
+        #[arg(long, conflicts_with = "json")]
+        push: bool,
     },
     /// Start, stop or inspect Postgres and Redis.
     Services {
@@ -83,7 +87,22 @@ enum Cmd {
         action: ServicesCmd,
     },
     /// Check this machine: toolchain, services, ports, disk, and what to do about each problem.
-    Doctor,
+    Doctor {
+        /// Machine-readable: each finding with its name, state and fix.
+        #[arg(long)]
+        json: bool,
+        /// Also send which findings are problems to the class board you joined (pre-workshop triage).
+        #[arg(long, conflicts_with = "json")]
+        push: bool,
+    },
+    /// The class board: the instructor serves it on the LAN, learners join it once.
+    Room {
+        #[command(subcommand)]
+        action: RoomCmd,
+    },
+    /// Posts queued verdicts to the class board (started in the background by `check`).
+    #[command(hide = true)]
+    RoomSend,
     /// The maintainer's gate: every exercise red for its intended reason, every solution green,
     /// clippy, rustfmt, xtask's own tests, the compose file and the book.
     Verify {
@@ -127,6 +146,52 @@ enum Cmd {
     /// mdBook preprocessor for the book (run by mdBook, not by people).
     #[command(hide = true)]
     BookPreprocessor { args: Vec<String> },
+}
+
+#[derive(Subcommand)]
+enum RoomCmd {
+    /// Run the class board (instructor): http://<this laptop>:7878, PORT to change.
+    Serve,
+    /// Open a class: prints its code for learners and your private board link.
+    Open {
+        /// The class's name, e.g. "Rust Day Lyon".
+        name: String,
+    },
+    /// Close a class: its board stays readable, it takes no more verdicts.
+    Close { code: String },
+    /// Print a class's board as CSV.
+    Export { code: String },
+    /// Replace a class's instructor token (prints the new links).
+    Token { code: String },
+    /// List the classes.
+    List,
+    /// Join a class (learner): every `check` then shows on the instructor's board.
+    Join {
+        /// The board's address, e.g. http://192.168.1.20:7878
+        url: String,
+        /// The class code on the instructor's screen.
+        code: String,
+        /// How the instructor will see you.
+        #[arg(long)]
+        name: String,
+    },
+    /// Load and browser test of the board: N simulated learners, a restart mid-way, headless
+    /// Chromium watching the page.
+    Bench {
+        #[arg(long, default_value_t = 200)]
+        learners: usize,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Seconds between two posts of one learner.
+        #[arg(long, default_value_t = 2.0)]
+        interval: f64,
+        /// Where to save the browser's screenshot of the board.
+        #[arg(long)]
+        screenshot: Option<PathBuf>,
+        /// Also time this many warm `check 2` runs per board state (none, up, down, slow).
+        #[arg(long, default_value_t = 0)]
+        check_runs: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -305,7 +370,16 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             };
             reset::run(&root, &factors, out)
         }
-        Cmd::Status { json } => status::run(&root, &manifest, json, out),
+        Cmd::Status { json, push } => {
+            if push {
+                room::post::require_joined(&root)?;
+            }
+            let verdict = status::run(&root, &manifest, json, out)?;
+            if push {
+                return room::post::push_status(&root, &manifest, out);
+            }
+            Ok(verdict)
+        }
         Cmd::Services { action } => match action {
             ServicesCmd::Up { backend } => {
                 services::up(&root, backend, out).map(|()| Verdict::Green)
@@ -315,7 +389,44 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             }
             ServicesCmd::Status => services::status(&root, out).map(Verdict::from),
         },
-        Cmd::Doctor => doctor::run(&root, &manifest, out),
+        Cmd::Doctor { json, push } => {
+            if push {
+                room::post::require_joined(&root)?;
+            }
+            let report = match (json, push) {
+                (true, _) => doctor::Report::Json,
+                (_, true) => doctor::Report::Push,
+                _ => doctor::Report::Text,
+            };
+            doctor::run(&root, &manifest, report, out)
+        }
+        Cmd::Room { action } => match action {
+            RoomCmd::Serve => room::board::run(&root, &["serve".into()], out),
+            RoomCmd::Open { name } => room::board::run(&root, &["open".into(), name], out),
+            RoomCmd::Close { code } => room::board::run(&root, &["close".into(), code], out),
+            RoomCmd::Export { code } => room::board::run(&root, &["export".into(), code], out),
+            RoomCmd::Token { code } => room::board::run(&root, &["token".into(), code], out),
+            RoomCmd::List => room::board::run(&root, &["list".into()], out),
+            RoomCmd::Join { url, code, name } => room::post::join(&root, &url, &code, &name, out),
+            RoomCmd::Bench {
+                learners,
+                seconds,
+                interval,
+                screenshot,
+                check_runs,
+            } => gate::room::bench(
+                &root,
+                gate::room::BenchOptions {
+                    learners,
+                    seconds,
+                    interval,
+                    screenshot,
+                    check_runs,
+                },
+                out,
+            ),
+        },
+        Cmd::RoomSend => room::post::send_outbox(&root),
         Cmd::Verify {
             repeat,
             bless,

@@ -134,6 +134,29 @@ impl std::fmt::Display for UnknownFactor {
 impl std::error::Error for UnknownFactor {}
 
 impl Factor {
+    /// The names of the factor's checks: the `#[test]` functions of `kit/checks/NN-slug.rs`. Known
+    /// even when the exercise does not compile (the check binary is built with it).
+    pub fn check_names(&self, root: &Path) -> Vec<String> {
+        let path = root
+            .join("kit/checks")
+            .join(format!("{}.rs", self.dir_name()));
+        let source = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<&str> = source.lines().map(str::trim).collect();
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, line)| **line == "#[test]")
+            .filter_map(|(index, _)| {
+                // Attributes and comments may sit between `#[test]` and the function.
+                let line = lines[index + 1..]
+                    .iter()
+                    .find(|line| line.starts_with("fn ") || line.starts_with("pub fn "))?;
+                let name = line.split("fn ").nth(1)?.split('(').next()?.trim();
+                Some(name.to_string())
+            })
+            .collect()
+    }
+
     /// `06-processes`: the folder name under `exercises/` and `solutions/`.
     pub fn dir_name(&self) -> String {
         format!("{:02}-{}", self.number, self.slug)

@@ -18,6 +18,20 @@ mod tests {
     }
 
     #[test]
+    fn every_factor_knows_its_checks_from_its_check_file() {
+        let manifest = manifest();
+        let root = crate::project_root().unwrap();
+        let dependencies = manifest.find("2").unwrap().check_names(&root);
+        assert_eq!(dependencies.len(), 4, "{dependencies:?}");
+        for factor in manifest.available() {
+            let names = factor.check_names(&root);
+            for intended in &factor.intended_failures {
+                assert!(names.contains(intended), "{intended} not in {names:?}");
+            }
+        }
+    }
+
+    #[test]
     fn every_available_factor_is_complete() {
         let root = crate::project_root().unwrap();
         for factor in manifest().available() {

@@ -21,11 +21,22 @@ pub struct Record {
     #[serde(default)]
     pub not_checkable: usize,
     pub fingerprint: u64,
+    /// `false`: the exercise did not compile, and `total` is how many checks the factor has.
+    #[serde(default = "compiled_by_default")]
+    pub compiled: bool,
+    /// The names of the judged checks that failed (for the class board).
+    #[serde(default)]
+    pub failing: Vec<String>,
+}
+
+/// Records written before `compiled` existed were all of runs that compiled.
+fn compiled_by_default() -> bool {
+    true
 }
 
 impl Record {
     pub fn green(&self) -> bool {
-        self.total > 0 && self.passed == self.total
+        self.compiled && self.total > 0 && self.passed == self.total
     }
 }
 
@@ -35,6 +46,10 @@ pub enum State {
     Unavailable,
     NotChecked,
     EditedSinceCheck,
+    /// The exercise did not compile: none of the factor's `total` checks ran.
+    DoesNotCompile {
+        total: usize,
+    },
     /// Every judged check passed; `not_checkable` more could not be judged on this platform.
     Green {
         total: usize,
@@ -54,12 +69,15 @@ fn load(root: &Path) -> BTreeMap<String, Record> {
     cache::read(root, VERDICTS)
 }
 
-pub fn record(root: &Path, factor: &Factor, passed: usize, total: usize) {
-    record_counts(root, factor, passed, total, 0);
+/// Records that the exercise does not compile; the total is the factor's real number of checks
+/// (its check file's tests, known without building), not a guess.
+pub fn record_compile_error(root: &Path, factor: &Factor) {
+    let total = factor.check_names(root).len();
+    store(root, factor, Record::counts(0, total, 0, false, Vec::new()));
 }
 
-/// Records a run's outcomes: passed of judged, and the checks not checkable on this platform
-/// apart (they count as neither).
+/// Records a run's outcomes: passed of judged, the failing checks' names, and the checks not
+/// checkable on this platform apart (they count as neither).
 pub fn record_outcomes(root: &Path, factor: &Factor, outcomes: &[Outcome]) {
     let not_checkable = outcomes
         .iter()
@@ -69,27 +87,52 @@ pub fn record_outcomes(root: &Path, factor: &Factor, outcomes: &[Outcome]) {
         .iter()
         .filter(|outcome| outcome.judged_green())
         .count();
-    record_counts(
-        root,
-        factor,
+    let failing = outcomes
+        .iter()
+        .filter(|outcome| outcome.not_checkable.is_none() && !outcome.judged_green())
+        .map(|outcome| outcome.name.clone())
+        .collect();
+    let record = Record::counts(
         passed,
         outcomes.len() - not_checkable,
         not_checkable,
+        true,
+        failing,
     );
+    store(root, factor, record);
 }
 
-fn record_counts(root: &Path, factor: &Factor, passed: usize, total: usize, not_checkable: usize) {
-    let mut records = load(root);
-    let fingerprint = fingerprint(&root.join(&factor.exercise));
-    records.insert(
-        factor.slug.clone(),
+impl Record {
+    /// A record without its fingerprint (`store` adds it).
+    fn counts(
+        passed: usize,
+        total: usize,
+        not_checkable: usize,
+        compiled: bool,
+        failing: Vec<String>,
+    ) -> Record {
         Record {
             passed,
             total,
             not_checkable,
-            fingerprint,
-        },
-    );
+            fingerprint: 0,
+            compiled,
+            failing,
+        }
+    }
+}
+
+/// The last verdict recorded for the factor, if its files have not changed since.
+pub fn last(root: &Path, factor: &Factor) -> Option<Record> {
+    load(root)
+        .remove(&factor.slug)
+        .filter(|record| record.fingerprint == fingerprint(&root.join(&factor.exercise)))
+}
+
+fn store(root: &Path, factor: &Factor, mut record: Record) {
+    let mut records = load(root);
+    record.fingerprint = fingerprint(&root.join(&factor.exercise));
+    records.insert(factor.slug.clone(), record);
     cache::write(root, VERDICTS, &records);
 }
 
@@ -110,6 +153,9 @@ pub fn state(root: &Path, factor: &Factor) -> State {
         Some(record) if record.fingerprint != fingerprint(&root.join(&factor.exercise)) => {
             State::EditedSinceCheck
         }
+        Some(record) if !record.compiled => State::DoesNotCompile {
+            total: record.total,
+        },
         Some(record) if record.green() => State::Green {
             total: record.total,
             not_checkable: record.not_checkable,

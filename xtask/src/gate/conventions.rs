@@ -60,10 +60,10 @@ fn read(path: &Path) -> Result<Value> {
     toml::from_str(&text).with_context(|| format!("{} does not parse", path.display()))
 }
 
-/// Every crate's Cargo.toml: xtask, the harness, kit-deps, kit-common, each available exercise and
-/// solution.
+/// Every crate's Cargo.toml: xtask, the harness, kit-deps, kit-common, the class board, each
+/// available exercise and solution.
 fn crate_manifests(root: &Path, manifest: &Manifest) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = ["xtask", "kit/harness", "kit/deps", "kit/common"]
+    let mut found: Vec<PathBuf> = ["xtask", "kit/harness", "kit/deps", "kit/common", "kit/room"]
         .iter()
         .map(|dir| root.join(dir).join("Cargo.toml"))
         .collect();

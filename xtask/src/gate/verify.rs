@@ -170,6 +170,9 @@ fn tool_steps<'a>(
                 ],
             )
         }),
+        step(Lane::Tools, "class board (kit-room tests)", || {
+            super::room::tests(root)
+        }),
         step(Lane::Tools, "clippy -D warnings", || clippy(root)),
         step(Lane::Tools, "rustfmt", || {
             cargo_step(root, &["fmt", "--all", "--check", "--", "--color=never"])

@@ -61,7 +61,8 @@ pub fn run(
         Err((package, errors)) => {
             report_compile_errors(factor, &package, &errors, out)?;
             if !options.solution {
-                progress::record(root, factor, 0, factor.intended_failures.len().max(1));
+                progress::record_compile_error(root, factor);
+                crate::room::post_in_background(root, factor, out);
             }
             return Ok(Verdict::Red);
         }
@@ -110,6 +111,9 @@ pub fn run(
     )?;
     if let Some(warning) = integrity::warning(root, factor) {
         write!(out, "\n{}", term::wrap(&format!("⚠ {warning}"), 0))?;
+    }
+    if !options.solution {
+        crate::room::post_in_background(root, factor, out);
     }
     Ok(verdict)
 }

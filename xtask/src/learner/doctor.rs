@@ -6,6 +6,7 @@ use crate::engine::services::{self, Reach, local};
 use crate::engine::settings::{Settings, masked};
 use crate::engine::term;
 use anyhow::Result;
+use serde_json::json;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
@@ -23,32 +24,82 @@ enum Finding {
     Note(String),
 }
 
-pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Verdict> {
-    let settings = Settings::load(root)?;
-    let mut findings = vec![platform(), toolchain(), backend(), disk(root)];
-    for service in Service::ALL {
-        findings.push(service_reachable(service, &settings)?);
-    }
-    findings.push(compose_settings_agree(&settings)?);
-    findings.extend(local_postgres_matches_compose(root));
-    findings.push(mdbook(root));
-    let available = manifest.available().count();
-    findings.push(Finding::Note(format!(
-        "{available} of 12 exercises are available in this version of the kit."
-    )));
+/// How `doctor` reports: for a person, as JSON, or for a person and the class board too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    Text,
+    Json,
+    /// The text, then which findings are problems, by name, to the class board (`room join`).
+    Push,
+}
 
-    let mut problems = 0;
-    for finding in &findings {
+/// Every finding, each under a stable name (the class board and `--json` use the names).
+fn findings(root: &Path, manifest: &Manifest) -> Result<Vec<(&'static str, Finding)>> {
+    let settings = Settings::load(root)?;
+    let mut findings = vec![
+        ("platform", platform()),
+        ("toolchain", toolchain()),
+        ("backend", backend()),
+        ("disk", disk(root)),
+    ];
+    for service in Service::ALL {
+        let name = match service {
+            Service::Postgres => "postgres",
+            Service::Redis => "redis",
+        };
+        findings.push((name, service_reachable(service, &settings)?));
+    }
+    findings.push(("compose-settings", compose_settings_agree(&settings)?));
+    findings
+        .extend(local_postgres_matches_compose(root).map(|finding| ("local-postgres", finding)));
+    findings.push(("mdbook", mdbook(root)));
+    let available = manifest.available().count();
+    findings.push((
+        "exercises",
+        Finding::Note(format!(
+            "{available} of 12 exercises are available in this version of the kit."
+        )),
+    ));
+    Ok(findings)
+}
+
+pub fn run(
+    root: &Path,
+    manifest: &Manifest,
+    report: Report,
+    out: &mut impl Write,
+) -> Result<Verdict> {
+    let findings = findings(root, manifest)?;
+    let problems: Vec<&str> = findings
+        .iter()
+        .filter(|(_, finding)| matches!(finding, Finding::Problem { .. }))
+        .map(|(name, _)| *name)
+        .collect();
+    if report == Report::Json {
+        let list: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|(name, finding)| match finding {
+                Finding::Ok(text) => json!({ "name": name, "state": "ok", "what": text }),
+                Finding::Note(text) => json!({ "name": name, "state": "note", "what": text }),
+                Finding::Problem { what, fix } => {
+                    json!({ "name": name, "state": "problem", "what": what, "fix": fix })
+                }
+            })
+            .collect();
+        let document = json!({ "problems": problems, "findings": list });
+        writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
+        return Ok(Verdict::from(problems.is_empty()));
+    }
+    for (_, finding) in &findings {
         match finding {
             Finding::Ok(text) => writeln!(out, "{} {text}", term::pass())?,
             Finding::Note(text) => writeln!(out, "· {text}")?,
             Finding::Problem { what, fix } => {
-                problems += 1;
                 writeln!(out, "{} {what}\n    fix: {fix}", term::fail())?;
             }
         }
     }
-    if problems == 0 {
+    if problems.is_empty() {
         // The same next step as `cargo xtask` alone.
         match crate::learner::status::next_factor(root, manifest) {
             Some(factor) => writeln!(
@@ -59,9 +110,16 @@ pub fn run(root: &Path, manifest: &Manifest, out: &mut impl Write) -> Result<Ver
             None => writeln!(out, "\nAll good.")?,
         }
     } else {
-        writeln!(out, "\n{problems} problem(s) to fix before the workshop.")?;
+        writeln!(
+            out,
+            "\n{} problem(s) to fix before the workshop.",
+            problems.len()
+        )?;
     }
-    Ok(Verdict::from(problems == 0))
+    if report == Report::Push {
+        crate::room::push_doctor(root, &problems, out)?;
+    }
+    Ok(Verdict::from(problems.is_empty()))
 }
 
 /// The platform, and the path to take where not every check runs natively.

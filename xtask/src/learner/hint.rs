@@ -11,6 +11,12 @@ use std::path::Path;
 /// Which hint level each factor has reached, by slug.
 const SHOWN: &str = "hints.json";
 
+/// How many of the factor's hints the learner has read (the class board shows it).
+pub fn used(root: &Path, factor: &Factor) -> usize {
+    let seen: BTreeMap<String, usize> = cache::read(root, SHOWN);
+    seen.get(&factor.slug).copied().unwrap_or(0)
+}
+
 pub fn run(
     root: &Path,
     factor: &Factor,

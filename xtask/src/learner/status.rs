@@ -15,6 +15,9 @@ fn describe(state: &State) -> String {
         State::Unavailable => term::dim("not available yet"),
         State::NotChecked => "not checked yet".into(),
         State::EditedSinceCheck => "edited since the last check".into(),
+        State::DoesNotCompile { total } => {
+            format!("{} does not compile ({total} checks wait)", term::fail())
+        }
         State::Green {
             total,
             not_checkable,
@@ -54,6 +57,7 @@ fn label(state: &State) -> &'static str {
         State::Unavailable => "unavailable",
         State::NotChecked => "not-checked",
         State::EditedSinceCheck => "edited",
+        State::DoesNotCompile { .. } => "does-not-compile",
         State::Green { .. } => "green",
         State::Red { .. } => "red",
     }
@@ -147,6 +151,8 @@ pub fn run(root: &Path, manifest: &Manifest, json: bool, out: &mut impl Write) -
                     total,
                     not_checkable,
                 } => (Some(passed), Some(total), Some(not_checkable)),
+                // None of the factor's checks ran; `total` is how many it has.
+                State::DoesNotCompile { total } => (Some(0), Some(total), Some(0)),
                 _ => (None, None, None),
             };
             json!({
