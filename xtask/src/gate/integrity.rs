@@ -15,12 +15,14 @@ const RECORD: &str = "kit/checks/SHIPPED";
 
 /// The files every factor's checks are made of (the harness), relative to the kit's root.
 fn harness_files(root: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> =
-        crate::engine::progress::files_under(&root.join("kit/harness/src"))
-            .into_iter()
-            .filter_map(|file| file.strip_prefix(root).ok().map(Path::to_path_buf))
-            .collect();
+    // The harness and its platform part (what the checks observe through the OS).
+    let mut files: Vec<PathBuf> = ["kit/harness/src", "kit/platform/src"]
+        .iter()
+        .flat_map(|dir| crate::engine::progress::files_under(&root.join(dir)))
+        .filter_map(|file| file.strip_prefix(root).ok().map(Path::to_path_buf))
+        .collect();
     files.push(PathBuf::from("kit/harness/Cargo.toml"));
+    files.push(PathBuf::from("kit/platform/Cargo.toml"));
     files.sort();
     files
 }
@@ -83,7 +85,10 @@ pub fn edited_checks(root: &Path, factor: &Factor) -> Vec<String> {
     relevant.extend(
         shipped
             .keys()
-            .filter(|file| file.starts_with("kit/harness/") && !now.contains_key(*file))
+            .filter(|file| {
+                (file.starts_with("kit/harness/") || file.starts_with("kit/platform/"))
+                    && !now.contains_key(*file)
+            })
             .cloned(),
     );
     relevant.sort();

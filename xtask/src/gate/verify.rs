@@ -136,7 +136,9 @@ fn factor_steps<'a>(root: &'a Path, factor: &'a Factor, repeat: u32, bless: bool
 /// The toolchain's steps and the book: none of them reads what the factors' checks write.
 fn tool_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
     vec![
-        step(Lane::Tools, "harness and xtask tests", || {
+        step(Lane::Tools, "harness, platform and xtask tests", || {
+            // The platform crate tests its lsof back end (macOS's) against /proc here.
+            tools::lsof()?;
             cargo_step(
                 root,
                 &[
@@ -145,9 +147,14 @@ fn tool_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
                     "--package",
                     "kit-harness",
                     "--package",
+                    "kit-platform",
+                    "--package",
                     "xtask",
                 ],
             )
+        }),
+        step(Lane::Tools, "kit-platform type-checks for macOS", || {
+            macos_type_check(root)
         }),
         step(Lane::Tools, "clippy -D warnings", || clippy(root)),
         step(Lane::Tools, "rustfmt", || {
@@ -293,6 +300,35 @@ fn clippy(root: &Path) -> Result<String> {
             "warnings",
         ],
     )
+}
+
+/// The harness's platform-specific part (`kit/platform`, no C build step) type-checked for Apple
+/// silicon, tests included: a Linux machine cannot run the macOS back end's `cfg` branches, but
+/// it can make sure they compile. In clippy's folder (outside `target/`).
+fn macos_type_check(root: &Path) -> Result<String> {
+    const TARGET: &str = "aarch64-apple-darwin";
+    tools::rust_target(TARGET)?;
+    let target_dir = format!(
+        "--target-dir={}",
+        tools::cache_dir(root, "clippy").display()
+    );
+    cargo_step(
+        root,
+        &[
+            "clippy",
+            "--locked",
+            "--package",
+            "kit-platform",
+            "--all-targets",
+            "--target",
+            TARGET,
+            &target_dir,
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    Ok(format!("kit/platform for {TARGET}, clippy-clean"))
 }
 
 fn cargo_step(root: &Path, args: &[&str]) -> Result<String> {
