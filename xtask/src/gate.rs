@@ -13,3 +13,4 @@ pub mod lockfile;
 pub mod mistakes;
 pub mod runner;
 pub mod verify;
+pub mod workflows;

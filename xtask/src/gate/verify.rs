@@ -15,7 +15,7 @@ use crate::engine::{services, tools};
 use crate::gate::runner::{self, Lane, Step, repeated, step};
 use crate::gate::{
     budget, compose, conventions, devcontainer, integrity, layout, lesson_records, lockfile,
-    mistakes,
+    mistakes, workflows,
 };
 use crate::learner::check;
 use crate::{Verdict, book};
@@ -96,6 +96,9 @@ fn static_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
             ".devcontainer/devcontainer.json (offline)",
             || devcontainer::check(root),
         ),
+        step(Lane::Static, "macOS workflow (offline)", || {
+            workflows::check_macos(root, manifest)
+        }),
         // Chapter shape, pictures, commands, workflow: markdown and SVG, nothing built.
         step(
             Lane::Static,
