@@ -23,6 +23,9 @@ use anyhow::{Context, Result, bail, ensure};
 use std::io::Write;
 use std::path::Path;
 
+/// How many factors' steps run at once (see [`Lane::Factors`]).
+const FACTOR_LANES: u8 = 2;
+
 /// How `verify` runs: `repeat` every factor's checks; with `bless`, record what the checks now say
 /// (the lessons of intended failures, the fingerprints of the shipped checks) instead of comparing.
 pub struct Options {
@@ -49,11 +52,13 @@ pub fn run(
     // A silently rewritten Cargo.lock is a failure of the gate, not a side effect of it.
     testrun::require_locked();
     let mut steps = static_steps(root, manifest);
-    steps.push(step(Lane::Factors, "backing services", || {
+    steps.push(step(Lane::Setup, "backing services", || {
         services::ensure(root, &Service::ALL, &mut std::io::sink()).map(|()| String::new())
     }));
     for factor in manifest.available() {
-        steps.extend(factor_steps(root, factor, repeat, bless));
+        // Odd factors in one lane, even in the other: the slow VIII and IX then overlap.
+        let lane = Lane::Factors(factor.number % FACTOR_LANES);
+        steps.extend(factor_steps(root, factor, lane, repeat, bless));
     }
     steps.extend(tool_steps(root, manifest));
     if let Some(only) = &only {
@@ -63,7 +68,12 @@ pub fn run(
                 crate::UsageError(format!("no verify step's name contains {only:?}")).into(),
             );
         }
-        steps.retain(|step| step.lane == Lane::Static || selected(step));
+        let any_factor = steps
+            .iter()
+            .any(|step| matches!(step.lane, Lane::Factors(_)) && selected(step));
+        steps.retain(|step| {
+            step.lane == Lane::Static || (step.lane == Lane::Setup && any_factor) || selected(step)
+        });
     }
     runner::run_all(&steps, out)
 }
@@ -110,26 +120,30 @@ fn static_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
 
 /// A factor's steps: its exercise red for the intended reason, its solution green, the solution
 /// copied over the exercise green, its mistake fixtures caught; every one `repeat` times.
-fn factor_steps<'a>(root: &'a Path, factor: &'a Factor, repeat: u32, bless: bool) -> Vec<Step<'a>> {
+fn factor_steps<'a>(
+    root: &'a Path,
+    factor: &'a Factor,
+    lane: Lane,
+    repeat: u32,
+    bless: bool,
+) -> Vec<Step<'a>> {
     let name = factor.dir_name();
     vec![
         step(
-            Lane::Factors,
+            lane,
             format!("exercise {name} is red for its intended reason"),
             move || repeated(repeat, || exercise_is_red(root, factor, bless)),
         ),
+        step(lane, format!("solution {name} is green"), move || {
+            repeated(repeat, || solution_is_green(root, factor))
+        }),
         step(
-            Lane::Factors,
-            format!("solution {name} is green"),
-            move || repeated(repeat, || solution_is_green(root, factor)),
-        ),
-        step(
-            Lane::Factors,
+            lane,
             format!("exercise {name} with the solution's files copied over it is green"),
             move || mistakes::solution_applied_is_green(root, factor, repeat),
         ),
         step(
-            Lane::Factors,
+            lane,
             format!("mistakes over solution {name} are caught, each by its check"),
             move || mistakes::all_caught(root, factor, repeat),
         ),
