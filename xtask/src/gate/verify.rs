@@ -14,7 +14,7 @@ use crate::engine::testrun::{self, Outcome};
 use crate::engine::{services, tools};
 use crate::gate::runner::{self, Lane, Step, repeated, step};
 use crate::gate::{
-    budget, compose, conventions, devcontainer, integrity, layout, lesson_records, lockfile,
+    budget, compose, conventions, devcontainer, integrity, layout, lesson_records, lockfile, memo,
     mistakes, workflows,
 };
 use crate::learner::check;
@@ -190,7 +190,20 @@ fn tool_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
         ),
         step(Lane::Tools, "book demos run", || book::run_demos(root)),
         step(Lane::Tools, "book renders in a headless browser", || {
-            book::smoke_test_in_browser(root, manifest)
+            // Inputs: the built book, xtask (the test's own code) and the browser's version.
+            let browser = tools::chromium()?;
+            let version = std::process::Command::new(&browser)
+                .arg("--version")
+                .output()?;
+            let xtask = std::env::current_exe()?;
+            let inputs = memo::fingerprint(
+                &[&book::output_dir(root)],
+                &[&xtask],
+                &String::from_utf8_lossy(&version.stdout),
+            );
+            memo::unless_unchanged(root, "browser", inputs, || {
+                book::smoke_test_in_browser(root, manifest)
+            })
         }),
     ]
 }
