@@ -15,12 +15,13 @@
 //! - [`ports`]: ports leased so that no two checks on the machine get the same one.
 //! - [`sock_diag`]: the machine's listening TCP sockets, from the kernel's socket diagnostics
 //!   (fast enough to judge readiness on every app start).
-//! - [`procfs`]: what a running process holds, from `/proc`: listening sockets, connections
-//!   (and whether it has read what arrived on them), open files, child processes, which process
-//!   holds a connection, loaded libraries.
+//! - [`procfs`]: what a running process holds: listening sockets, connections (and whether it has
+//!   read what arrived on them), open files, child processes, which process holds a connection,
+//!   loaded libraries (`kit-platform`: `/proc` on Linux, `lsof` on macOS).
 //! - [`logs`]: log lines read as a log platform reads them: JSON events with a time, a level and a
 //!   message, in the common shapes (tracing-subscriber, bunyan, ECS).
-//! - [`elf`]: the shared libraries a built binary asks the loader for (its `DT_NEEDED` entries).
+//! - [`elf`]: the shared libraries a built binary asks the loader for (`kit-platform`: its ELF
+//!   `DT_NEEDED` entries on Linux, `otool -L` on macOS).
 //! - [`trap`]: stand-ins for system tools (`curl`, ...) that record that they ran, and fail.
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
 //! - [`package`]: the package as Cargo and git see it: its binaries (`cargo metadata`), and git

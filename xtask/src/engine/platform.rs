@@ -53,10 +53,8 @@ pub fn name() -> &'static str {
     }
 }
 
-/// How to run the checks a platform cannot: the kit's dev container.
-pub const DEVCONTAINER: &str = "the dev container (VS Code: \"Dev Containers: Reopen in \
-     Container\"; or `devcontainer up --workspace-folder .` then `devcontainer exec \
-     --workspace-folder . cargo xtask check N`; or a GitHub Codespace)";
+/// How to run the checks a platform cannot: the kit's dev container (the harness says the same).
+pub const DEVCONTAINER: &str = kit_platform::DEVCONTAINER;
 
 /// What `doctor` says about the platform: whether every check runs here, and else the path to
 /// take. `Ok` for a platform that runs everything natively.

@@ -931,6 +931,26 @@ error: could not compile `ex06-processes` (bin \"ex06-processes\") due to 1 prev
     }
 
     #[test]
+    fn a_check_the_platform_cannot_judge_is_neither_passed_nor_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let how = "printf 'test b ... FAILED\\n\\nfailures:\\n\\n---- b stdout ----\\n\\n\
+                   thread '\\''b'\\'' panicked at kit/checks/x.rs:1:1:\\n\
+                   not checkable on macOS: the sockets of pid 7. Run this check in the dev \
+                   container.\\n\\nfailures:\\n    b\\n'; exit 101";
+        let binary = fake_check_binary(dir.path(), how);
+        let outcomes = run(&binary, dir.path(), None, None).unwrap();
+        let b = outcomes.iter().find(|outcome| outcome.name == "b").unwrap();
+        assert!(b.passed && !b.judged_green(), "{b:?}");
+        assert!(
+            b.not_checkable
+                .as_deref()
+                .is_some_and(|gap| gap.starts_with("not checkable on macOS: the sockets")),
+            "{b:?}"
+        );
+        assert!(outcomes.iter().any(|outcome| outcome.judged_green()));
+    }
+
+    #[test]
     fn the_apps_a_check_started_do_not_outlive_it() {
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("app.pid");

@@ -103,6 +103,49 @@ pub const CHROMIUM: Package = Package {
     brew: "chromium",
 };
 
+pub const LSOF: Package = Package {
+    what: "lsof (the harness's process observer where there is no /proc, tested on Linux too)",
+    apt: "lsof",
+    brew: "lsof",
+};
+
+/// `lsof` on `PATH`, installed through the package manager if missing (macOS ships it).
+pub fn lsof() -> Result<()> {
+    if on_path("lsof") {
+        return Ok(());
+    }
+    install(&LSOF)?;
+    anyhow::ensure!(on_path("lsof"), "lsof was installed but is not on PATH");
+    Ok(())
+}
+
+/// The standard library for the Rust `target` (e.g. `aarch64-apple-darwin`, to type-check the
+/// platform crate for macOS), added with `rustup target add` if missing (once, about 30 MB).
+pub fn rust_target(target: &str) -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("cannot run rustup: the kit expects a toolchain installed with rustup")?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|line| line.trim() == target)
+    {
+        return Ok(());
+    }
+    eprintln!(
+        "Adding the Rust standard library for {target} with `rustup target add {target}` (once)…"
+    );
+    let status = Command::new("rustup")
+        .args(["target", "add", target])
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot run rustup")?;
+    if !status.success() {
+        bail!("`rustup target add {target}` failed ({status})");
+    }
+    Ok(())
+}
+
 /// Installs `package` with the platform's package manager, or fails with the one command to run.
 pub fn install(package: &Package) -> Result<()> {
     match package_manager() {

@@ -123,7 +123,7 @@ fn kit_deps_lists_everything(root: &Path, shared: &BTreeSet<String>) -> Result<(
         .and_then(Value::as_table)
         .map(|table| table.keys().cloned().collect())
         .unwrap_or_default();
-    let path_crates = ["kit-deps", "kit-harness", "kit-common"];
+    let path_crates = ["kit-deps", "kit-harness", "kit-common", "kit-platform"];
     let missing: Vec<&String> = shared
         .iter()
         .filter(|name| !path_crates.contains(&name.as_str()) && !listed.contains(*name))

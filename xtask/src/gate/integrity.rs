@@ -15,7 +15,7 @@ const RECORD: &str = "kit/checks/SHIPPED";
 
 /// The crates every factor's checks are made of: the harness, and `kit-common` (the manifest and
 /// service settings it reads).
-const HARNESS_CRATES: [&str; 2] = ["kit/harness", "kit/common"];
+const HARNESS_CRATES: [&str; 3] = ["kit/harness", "kit/common", "kit/platform"];
 
 /// The files every factor's checks are made of, relative to the kit's root.
 fn harness_files(root: &Path) -> Vec<PathBuf> {

@@ -10,6 +10,7 @@
 
 use crate::engine::manifest::Factor;
 use crate::engine::testrun::{self, Build, Judged};
+use crate::gate::copy_cache;
 use crate::gate::runner::repeated;
 use crate::gate::verify;
 use anyhow::{Context, Result, bail, ensure};
@@ -179,20 +180,30 @@ struct CopyBuild {
 /// Builds the standalone package `package` in `copy`.
 ///
 /// Same target folder, same profile, same locked versions as the kit: only the copy compiles.
-/// The copy is written afresh every run, so its build is never reused: its build products are
-/// removed once it has been judged, so copies cost `target/` nothing.
+/// Its build products are removed once it has been judged, so copies cost `target/` nothing; its
+/// binaries are kept in the user's cache instead ([`copy_cache`]), so an unchanged copy is not
+/// built again.
 fn build_copy(root: &Path, factor: &Factor, package: &str, copy: &Path) -> Result<CopyBuild> {
-    let build = testrun::build_standalone_app(
-        &copy.join("Cargo.toml"),
-        &root.join("target"),
-        &factor.build_env,
-    );
     let products = BuildProducts {
         target: root.join("target/debug"),
         package: package.to_string(),
     };
-    if let Build::Failed { errors } = build? {
-        bail!("does not compile:\n{}", errors.join("\n"));
+    let key = copy_cache::key(root, factor, copy);
+    let cached = key
+        .as_deref()
+        .is_some_and(|key| copy_cache::restore(root, package, key));
+    if !cached {
+        let build = testrun::build_standalone_app(
+            &copy.join("Cargo.toml"),
+            &root.join("target"),
+            &factor.build_env,
+        );
+        if let Build::Failed { errors } = build? {
+            bail!("does not compile:\n{}", errors.join("\n"));
+        }
+        if let Some(key) = &key {
+            copy_cache::store(root, package, key)?;
+        }
     }
     Ok(CopyBuild {
         judged: Judged {

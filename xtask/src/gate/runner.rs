@@ -15,9 +15,13 @@ pub enum Lane {
     /// Reads files (and validates two with a tool): seconds in all, so it runs whatever `--only`
     /// says, before every other lane (a broken layout is then the first thing a maintainer sees).
     Static,
-    /// The backing services, then each factor's builds and checks: they share the services, the
-    /// harness's leased ports and the factor's build, in this order.
-    Factors,
+    /// What every factor lane needs first (the backing services): after the static lane, before
+    /// the others.
+    Setup,
+    /// A share of the factors' builds and checks. Factors share nothing but the services (each
+    /// check leases its own ports, database and Redis index) and Cargo's build lock, so two lanes
+    /// of factors overlap one factor's checks (mostly waiting on apps) with another's build.
+    Factors(u8),
     /// Toolchain steps with their own outputs (xtask's tests, clippy in its own folder, rustfmt,
     /// the book): nothing the factors' checks read.
     Tools,
@@ -71,15 +75,25 @@ pub fn run_all(steps: &[Step<'_>], out: &mut impl Write) -> Result<Verdict> {
         running: Vec::new(),
         failed: Vec::new(),
     };
-    // The static lane alone first: its steps are quick and say the most basic things.
-    let (sender, events) = mpsc::channel();
-    run_lane(lane(Lane::Static), sender);
-    for event in events {
-        printer.show(event, out)?;
+    // The static lane alone first (its steps are quick and say the most basic things), then the
+    // set-up, then every other lane side by side.
+    for first in [Lane::Static, Lane::Setup] {
+        let (sender, events) = mpsc::channel();
+        run_lane(lane(first), sender);
+        for event in events {
+            printer.show(event, out)?;
+        }
     }
+    let mut others: Vec<Lane> = steps
+        .iter()
+        .map(|step| step.lane)
+        .filter(|lane| !matches!(lane, Lane::Static | Lane::Setup))
+        .collect();
+    others.sort_by_key(|lane| format!("{lane:?}"));
+    others.dedup();
     let (sender, events) = mpsc::channel();
     std::thread::scope(|scope| -> Result<()> {
-        for indices in [lane(Lane::Factors), lane(Lane::Tools)] {
+        for indices in others.into_iter().map(lane) {
             let sender = sender.clone();
             scope.spawn(move || run_lane(indices, sender));
         }
@@ -232,7 +246,7 @@ mod tests {
         let barrier = Barrier::new(2);
         let steps = [
             step(Lane::Static, "static", || Ok(String::new())),
-            step(Lane::Factors, "factor", || {
+            step(Lane::Factors(0), "factor", || {
                 barrier.wait();
                 Ok(String::new())
             }),

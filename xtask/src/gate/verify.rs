@@ -15,13 +15,16 @@ use crate::engine::{services, tools};
 use crate::gate::runner::{self, Lane, Step, repeated, step};
 use crate::gate::{
     budget, compose, conventions, devcontainer, integrity, kept_checks, layout, lesson_records,
-    lockfile, mistakes, snapshots,
+    lockfile, memo, mistakes, snapshots, workflows,
 };
 use crate::learner::check;
 use crate::{Verdict, book};
 use anyhow::{Context, Result, bail, ensure};
 use std::io::Write;
 use std::path::Path;
+
+/// How many factors' steps run at once (see [`Lane::Factors`]).
+const FACTOR_LANES: u8 = 2;
 
 /// How `verify` runs: `repeat` every factor's checks; with `bless`, record what the checks now say
 /// (the lessons of intended failures, the fingerprints of the shipped checks) instead of comparing.
@@ -50,11 +53,13 @@ pub fn run(
     testrun::require_locked();
     let book_build = book::GateBuild::default();
     let mut steps = static_steps(root, manifest);
-    steps.push(step(Lane::Factors, "backing services", || {
+    steps.push(step(Lane::Setup, "backing services", || {
         services::ensure(root, &Service::ALL, &mut std::io::sink()).map(|()| String::new())
     }));
     for factor in manifest.available() {
-        steps.extend(factor_steps(root, manifest, factor, repeat, bless));
+        // Odd factors in one lane, even in the other: the slow VIII and IX then overlap.
+        let lane = Lane::Factors(factor.number % FACTOR_LANES);
+        steps.extend(factor_steps(root, manifest, factor, lane, repeat, bless));
     }
     steps.extend(tool_steps(root, manifest, &book_build));
     if let Some(only) = &only {
@@ -64,7 +69,12 @@ pub fn run(
                 crate::UsageError(format!("no verify step's name contains {only:?}")).into(),
             );
         }
-        steps.retain(|step| step.lane == Lane::Static || selected(step));
+        let any_factor = steps
+            .iter()
+            .any(|step| matches!(step.lane, Lane::Factors(_)) && selected(step));
+        steps.retain(|step| {
+            step.lane == Lane::Static || (step.lane == Lane::Setup && any_factor) || selected(step)
+        });
     }
     runner::run_all(&steps, out)
 }
@@ -102,6 +112,9 @@ fn static_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
             ".devcontainer/devcontainer.json (offline)",
             || devcontainer::check(root),
         ),
+        step(Lane::Static, "macOS workflow (offline)", || {
+            workflows::check_macos(root, manifest)
+        }),
         // Chapter shape, pictures, commands, workflow: markdown and SVG, nothing built.
         step(
             Lane::Static,
@@ -117,33 +130,32 @@ fn factor_steps<'a>(
     root: &'a Path,
     manifest: &'a Manifest,
     factor: &'a Factor,
+    lane: Lane,
     repeat: u32,
     bless: bool,
 ) -> Vec<Step<'a>> {
     let name = factor.dir_name();
     vec![
         step(
-            Lane::Factors,
+            lane,
             format!("exercise {name} is red for its intended reason"),
             move || repeated(repeat, || exercise_is_red(root, factor, bless)),
         ),
+        step(lane, format!("solution {name} is green"), move || {
+            repeated(repeat, || solution_is_green(root, factor))
+        }),
         step(
-            Lane::Factors,
-            format!("solution {name} is green"),
-            move || repeated(repeat, || solution_is_green(root, factor)),
-        ),
-        step(
-            Lane::Factors,
+            lane,
             format!("solution {name} still passes the earlier checks it keeps"),
             move || kept_checks::still_pass(root, manifest, factor),
         ),
         step(
-            Lane::Factors,
+            lane,
             format!("exercise {name} with the solution's files copied over it is green"),
             move || mistakes::solution_applied_is_green(root, factor, repeat),
         ),
         step(
-            Lane::Factors,
+            lane,
             format!("mistakes over solution {name} are caught, each by its check"),
             move || mistakes::all_caught(root, factor, repeat),
         ),
@@ -157,7 +169,9 @@ fn tool_steps<'a>(
     book_build: &'a book::GateBuild,
 ) -> Vec<Step<'a>> {
     vec![
-        step(Lane::Tools, "harness and xtask tests", || {
+        step(Lane::Tools, "harness, platform and xtask tests", || {
+            // The platform crate tests its lsof back end (macOS's) against /proc here.
+            tools::lsof()?;
             cargo_step(
                 root,
                 &[
@@ -166,12 +180,17 @@ fn tool_steps<'a>(
                     "--package",
                     "kit-harness",
                     "--package",
+                    "kit-platform",
+                    "--package",
                     "xtask",
                 ],
             )
         }),
         step(Lane::Tools, "class board (kit-room tests)", || {
             super::room::tests(root)
+        }),
+        step(Lane::Tools, "kit-platform type-checks for macOS", || {
+            macos_type_check(root)
         }),
         step(Lane::Tools, "clippy -D warnings", || clippy(root)),
         step(Lane::Tools, "rustfmt", || {
@@ -190,7 +209,21 @@ fn tool_steps<'a>(
         ),
         step(Lane::Tools, "book demos run", || book::run_demos(root)),
         step(Lane::Tools, "book renders in a headless browser", || {
-            book::smoke_test_in_browser(manifest, book_build.get(root))
+            // Inputs: the built book, xtask (the test's own code) and the browser's version.
+            let built = book_build.get(root)?;
+            let browser = tools::chromium()?;
+            let version = std::process::Command::new(&browser)
+                .arg("--version")
+                .output()?;
+            let xtask = std::env::current_exe()?;
+            let inputs = memo::fingerprint(
+                &[&book::output_dir(root)],
+                &[&xtask],
+                &String::from_utf8_lossy(&version.stdout),
+            );
+            memo::unless_unchanged(root, "browser", inputs, || {
+                book::smoke_test_in_browser(manifest, Ok(built))
+            })
         }),
     ]
 }
@@ -317,6 +350,35 @@ fn clippy(root: &Path) -> Result<String> {
             "warnings",
         ],
     )
+}
+
+/// The harness's platform-specific part (`kit/platform`, no C build step) type-checked for Apple
+/// silicon, tests included: a Linux machine cannot run the macOS back end's `cfg` branches, but
+/// it can make sure they compile. In clippy's folder (outside `target/`).
+fn macos_type_check(root: &Path) -> Result<String> {
+    const TARGET: &str = "aarch64-apple-darwin";
+    tools::rust_target(TARGET)?;
+    let target_dir = format!(
+        "--target-dir={}",
+        tools::cache_dir(root, "clippy").display()
+    );
+    cargo_step(
+        root,
+        &[
+            "clippy",
+            "--locked",
+            "--package",
+            "kit-platform",
+            "--all-targets",
+            "--target",
+            TARGET,
+            &target_dir,
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    Ok(format!("kit/platform for {TARGET}, clippy-clean"))
 }
 
 fn cargo_step(root: &Path, args: &[&str]) -> Result<String> {
