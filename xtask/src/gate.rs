@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod conventions;
 pub mod devcontainer;
+pub mod finished;
 pub mod integrity;
 pub mod lesson_records;
 pub mod mistakes;
