@@ -8,7 +8,9 @@
 use crate::engine::manifest::{Factor, Manifest, Service};
 use crate::engine::testrun::{self, Outcome};
 use crate::engine::{services, term, tools};
-use crate::gate::{conventions, devcontainer, finished, integrity, lesson_records, mistakes};
+use crate::gate::{
+    conventions, deploy_files, devcontainer, finished, integrity, lesson_records, mistakes,
+};
 use crate::learner::check;
 use crate::{Verdict, book};
 use anyhow::{Context, Result, bail, ensure};
@@ -111,6 +113,10 @@ pub fn run(
             cargo_step(root, &["fmt", "--all", "--check", "--", "--color=never"])
         }),
         step("docker-compose.yml (offline)", || compose_file(root)),
+        step(
+            "deploy/: Dockerfile, compose and Kubernetes manifests (offline)",
+            || deploy_files::check(root),
+        ),
         step(".devcontainer/devcontainer.json (offline)", || {
             devcontainer::check(root)
         }),
