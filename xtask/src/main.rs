@@ -5,6 +5,7 @@
 //! error.
 
 mod book;
+mod demo;
 mod engine;
 mod gate;
 mod learner;
@@ -77,6 +78,9 @@ enum Cmd {
     },
     /// Check this machine: toolchain, services, ports, disk, and what to do about each problem.
     Doctor,
+    /// Run a chapter's "See it break" demo, scripted, on a database and Redis index of its own
+    /// (instructors: one command per live demo).
+    Demo { factor: String },
     /// The maintainer's gate: every exercise red for its intended reason, every solution green,
     /// clippy, rustfmt, xtask's own tests, the compose file and the book.
     Verify {
@@ -285,6 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             ServicesCmd::Status => services::status(&root, out).map(Verdict::from),
         },
         Cmd::Doctor => doctor::run(&root, &manifest, out),
+        Cmd::Demo { factor } => demo::run(&root, available(&manifest, &factor)?, out),
         Cmd::Verify {
             repeat,
             bless,
