@@ -22,10 +22,10 @@ mod early;
 mod late;
 pub mod world;
 
+use crate::Verdict;
 use crate::engine::manifest::{Factor, Manifest, Service};
 use crate::engine::testrun::{self, Build};
 use crate::engine::{services, term};
-use crate::Verdict;
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -49,7 +49,10 @@ pub fn run(root: &Path, factor: &Factor, out: &mut dyn Write) -> Result<Verdict>
         Ok(result) => result?,
         Err(panic) => bail!("the demo stopped: {}", panic_message(&*panic)),
     }
-    writeln!(transcript.out, "(cleaned up: the demo's database, Redis index and processes are gone)")?;
+    writeln!(
+        transcript.out,
+        "(cleaned up: the demo's database, Redis index and processes are gone)"
+    )?;
     Ok(Verdict::Green)
 }
 
@@ -98,7 +101,11 @@ pub struct Exercise {
 }
 
 impl Exercise {
-    pub fn build(root: &Path, factor: &Factor, build_env: &BTreeMap<String, String>) -> Result<Self> {
+    pub fn build(
+        root: &Path,
+        factor: &Factor,
+        build_env: &BTreeMap<String, String>,
+    ) -> Result<Self> {
         let package = Factor::package(root, &factor.exercise)?;
         if let Build::Failed { errors } = testrun::build_app(root, &package, build_env)? {
             bail!("{package} does not compile:\n{}", errors.join("\n"));

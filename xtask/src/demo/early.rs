@@ -48,7 +48,10 @@ pub fn codebase(world: &mut World, exercise: &Exercise, t: &mut Transcript) -> R
         }
     }
     for (name, app) in [("PROD", &production), ("STAGING", &staging)] {
-        t.command(&format!("curl -s '{}'", url(name, "/notifications?limit=3")));
+        t.command(&format!(
+            "curl -s '{}'",
+            url(name, "/notifications?limit=3")
+        ));
         t.output(&app.get("/notifications?limit=3").body);
     }
     t.note("the same request, two answers: production has the bug staging fixed");
@@ -90,7 +93,16 @@ pub fn dependencies(world: &mut World, exercise: &Exercise, t: &mut Transcript) 
     t.note("it started and answered its health check; it failed on its first notification");
     t.command("cargo tree -p ex02-dependencies --depth 1 -e normal");
     let tree = crate::engine::testrun::cargo_command()
-        .args(["tree", "-p", &exercise.package, "--depth", "1", "-e", "normal", "--offline"])
+        .args([
+            "tree",
+            "-p",
+            &exercise.package,
+            "--depth",
+            "1",
+            "-e",
+            "normal",
+            "--offline",
+        ])
         .current_dir(&world.root)
         .output()?;
     t.output(&String::from_utf8_lossy(&tree.stdout));
@@ -108,7 +120,9 @@ pub fn dependencies(world: &mut World, exercise: &Exercise, t: &mut Transcript) 
         let needed = kit_harness::elf::needed_libraries(exercise.binary(None))
             .map_err(anyhow::Error::msg)?;
         for library in needed {
-            t.output(&format!(" 0x0000000000000001 (NEEDED)  Shared library: [{library}]"));
+            t.output(&format!(
+                " 0x0000000000000001 (NEEDED)  Shared library: [{library}]"
+            ));
         }
     }
     Ok(())
@@ -238,10 +252,16 @@ fn local_addresses(pid: u32) -> Result<Vec<String>> {
 
 /// Factor V: the build machine's banner in the release, and a template read from the checkout.
 pub fn build_release_run(world: &mut World, exercise: &Exercise, t: &mut Transcript) -> Result<()> {
-    t.command("NOTICEBOARD_BANNER=\"Street party on Saturday\" cargo build -p ex05-build-release-run");
+    t.command(
+        "NOTICEBOARD_BANNER=\"Street party on Saturday\" cargo build -p ex05-build-release-run",
+    );
     let built = exercise.rebuild(
         &world.root,
-        &[("NOTICEBOARD_BANNER".to_string(), "Street party on Saturday".to_string())].into(),
+        &[(
+            "NOTICEBOARD_BANNER".to_string(),
+            "Street party on Saturday".to_string(),
+        )]
+        .into(),
     )?;
     t.command("RELEASE_ID=v42 NOTICEBOARD_BANNER=\"Bins go out on Tuesday\" ./target/debug/ex05-build-release-run");
     let app = world
@@ -249,7 +269,10 @@ pub fn build_release_run(world: &mut World, exercise: &Exercise, t: &mut Transcr
         .env("RELEASE_ID", "v42")
         .env("NOTICEBOARD_BANNER", "Bins go out on Tuesday")
         .spawn();
-    t.command(&format!("curl -s {} | grep -E 'banner|footer'", url("PORT", "/")));
+    t.command(&format!(
+        "curl -s {} | grep -E 'banner|footer'",
+        url("PORT", "/")
+    ));
     let home = app.get("/").body;
     t.output(
         &home
@@ -279,11 +302,15 @@ pub fn build_release_run(world: &mut World, exercise: &Exercise, t: &mut Transcr
             let _ = std::fs::rename(&from, &to);
         }
     });
-    t.command("mv exercises/05-build-release-run/templates exercises/05-build-release-run/templates.away");
+    t.command(
+        "mv exercises/05-build-release-run/templates exercises/05-build-release-run/templates.away",
+    );
     t.command(&format!("curl -si {} | head -1", url("PORT", "/")));
     t.output(&format!("HTTP/1.1 {}", app.get("/").status));
     std::fs::rename(&away, &templates).context("cannot put the templates back")?;
-    t.command("mv exercises/05-build-release-run/templates.away exercises/05-build-release-run/templates");
+    t.command(
+        "mv exercises/05-build-release-run/templates.away exercises/05-build-release-run/templates",
+    );
     t.note("the binary reads the template from this checkout, on this machine");
     Ok(())
 }
@@ -325,7 +352,10 @@ pub fn processes(world: &mut World, exercise: &Exercise, t: &mut Transcript) -> 
         .context("POST /login gave no token")?;
     let bearer = format!("Bearer {token}");
     for (name, app) in [("A", &a), ("B", &b)] {
-        t.command(&format!("curl {} -H \"Authorization: Bearer $TOKEN\"", url(name, "/me")));
+        t.command(&format!(
+            "curl {} -H \"Authorization: Bearer $TOKEN\"",
+            url(name, "/me")
+        ));
         t.output(&app.get_with("/me", &[("Authorization", &bearer)]).body);
     }
     t.note("behind a load balancer, ada is logged out on every other click");
@@ -334,12 +364,19 @@ pub fn processes(world: &mut World, exercise: &Exercise, t: &mut Transcript) -> 
 
 /// The first `count` lines the process wrote.
 pub fn first_lines(app: &App, count: usize) -> String {
-    app.output().lines().take(count).collect::<Vec<_>>().join("\n")
+    app.output()
+        .lines()
+        .take(count)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Log lines without their leading timestamp (`2026-11-28T21:31:23.292831Z  INFO …`).
 pub fn without_times(text: &str) -> String {
-    text.lines().map(without_time).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(without_time)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn without_time(line: &str) -> String {

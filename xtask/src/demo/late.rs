@@ -42,14 +42,25 @@ pub fn port_binding(world: &mut World, exercise: &Exercise, t: &mut Transcript) 
     let _ = second.wait_exit(Duration::from_secs(5));
     t.output(&without_times(&second.output()));
     if cfg!(target_os = "linux") {
-        t.command("ss -ltn 'sport = :8080'   # the listening sockets of the first copy, from /proc");
+        t.command(
+            "ss -ltn 'sport = :8080'   # the listening sockets of the first copy, from /proc",
+        );
         for address in kit_harness::procfs::listening_sockets(first.pid()) {
             t.output(&format!("LISTEN {address}"));
         }
     } else {
         t.command("lsof -a -p <pid> -iTCP -sTCP:LISTEN -n -P   # macOS has no ss");
         let lsof = std::process::Command::new("lsof")
-            .args(["-a", "-p", &first.pid().to_string(), "-iTCP", "-sTCP:LISTEN", "-n", "-P", "-Fn"])
+            .args([
+                "-a",
+                "-p",
+                &first.pid().to_string(),
+                "-iTCP",
+                "-sTCP:LISTEN",
+                "-n",
+                "-P",
+                "-Fn",
+            ])
             .output()?;
         for line in String::from_utf8_lossy(&lsof.stdout).lines() {
             if let Some(address) = line.strip_prefix('n') {
@@ -64,9 +75,10 @@ pub fn port_binding(world: &mut World, exercise: &Exercise, t: &mut Transcript) 
         .process(exercise.binary(None))
         .env("PORT", "abc")
         .start();
-    t.output(&wait_for(&third, "listening", Duration::from_secs(5)).unwrap_or_else(|| {
-        without_times(&third.output())
-    }));
+    t.output(
+        &wait_for(&third, "listening", Duration::from_secs(5))
+            .unwrap_or_else(|| without_times(&third.output())),
+    );
     t.note("no complaint: the typo would surface later as a health check that never passes");
     Ok(())
 }
@@ -98,12 +110,19 @@ pub fn concurrency(world: &mut World, exercise: &Exercise, t: &mut Transcript) -
     // still holds the call, as Ctrl+C would.
     let posted = std::thread::scope(|scope| {
         let post = scope.spawn(|| {
-            first.post_json("/notifications", &json!({"name": "ada", "message": "hello"}))
+            first.post_json(
+                "/notifications",
+                &json!({"name": "ada", "message": "hello"}),
+            )
         });
         post.join()
     })
     .map_err(|_| anyhow::anyhow!("the POST failed"))?;
-    t.output(&format!("HTTP/1.1 {}\n{}", posted.status, posted.body.trim_end()));
+    t.output(&format!(
+        "HTTP/1.1 {}\n{}",
+        posted.status,
+        posted.body.trim_end()
+    ));
     let calls = webhook.wait_for_calls(1, Duration::from_secs(5));
     t.command("# Ctrl+C in the web process's terminal, while the webhook still holds the call");
     first.signal(Signal::SIGINT);
@@ -113,7 +132,9 @@ pub fn concurrency(world: &mut World, exercise: &Exercise, t: &mut Transcript) -
         .and_then(|call| call.json())
         .map(|body| format!("{} {}", body["name"], body["message"]))
         .unwrap_or_else(|| "nothing".into());
-    t.output(&format!("(the webhook received {received}, and never got to answer)"));
+    t.output(&format!(
+        "(the webhook received {received}, and never got to answer)"
+    ));
     t.command("psql \"$DATABASE_URL\" -c 'SELECT id, name, delivered_at, attempts FROM outbox'");
     let rows = |world: &mut World| {
         world.database().rows(
@@ -141,10 +162,17 @@ pub fn concurrency(world: &mut World, exercise: &Exercise, t: &mut Transcript) -
 fn print_rows(t: &mut Transcript, columns: &[&str], rows: &[Vec<Option<String>>]) {
     t.output(&format!(" {}", columns.join(" | ")));
     for row in rows {
-        let cells: Vec<String> = row.iter().map(|cell| cell.clone().unwrap_or_default()).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .map(|cell| cell.clone().unwrap_or_default())
+            .collect();
         t.output(&format!(" {}", cells.join(" | ")));
     }
-    t.output(&format!("({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" }));
+    t.output(&format!(
+        "({} row{})",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    ));
 }
 
 /// Factor IX: a slow start, a request cut off by SIGTERM, a job lost by a stopped worker.
@@ -164,8 +192,14 @@ pub fn disposability(world: &mut World, exercise: &Exercise, t: &mut Transcript)
     t.output(&curl_error(first.try_get("/health"), first.port()));
     let started = Instant::now();
     first.wait_ready(Some("/health"), Duration::from_secs(20));
-    t.varies(&format!("(it answers ok {:.0} s later)", started.elapsed().as_secs_f64() + 0.3));
-    t.command(&format!("curl '{}' & sleep 1; kill -TERM $WEB", url("PORT", "/slow?ms=5000")));
+    t.varies(&format!(
+        "(it answers ok {:.0} s later)",
+        started.elapsed().as_secs_f64() + 0.3
+    ));
+    t.command(&format!(
+        "curl '{}' & sleep 1; kill -TERM $WEB",
+        url("PORT", "/slow?ms=5000")
+    ));
     let reply = std::thread::scope(|scope| {
         let slow = scope.spawn(|| first.try_get("/slow?ms=5000"));
         std::thread::sleep(Duration::from_secs(1));
@@ -196,7 +230,14 @@ pub fn disposability(world: &mut World, exercise: &Exercise, t: &mut Transcript)
         "curl {} -H 'Content-Type: application/json' -d '{{\"name\":\"ada\",\"message\":\"hello\"}}'",
         url("PORT", "/notifications")
     ));
-    t.output(&second.post_json("/notifications", &json!({"name": "ada", "message": "hello"})).body);
+    t.output(
+        &second
+            .post_json(
+                "/notifications",
+                &json!({"name": "ada", "message": "hello"}),
+            )
+            .body,
+    );
     t.command("sleep 1; kill -TERM $WORKER");
     std::thread::sleep(Duration::from_secs(1));
     worker.signal(Signal::SIGTERM);
@@ -231,8 +272,14 @@ pub fn dev_prod_parity(world: &mut World, exercise: &Exercise, t: &mut Transcrip
         .spawn();
     t.command("for port in $DEV $PROD; do curl … ada 'Standup moved to 10:00'; curl … grace 'Deploy freeze starts Friday'; done");
     for app in [&dev, &prod] {
-        app.post_json("/notifications", &json!({"name": "ada", "message": "Standup moved to 10:00"}));
-        app.post_json("/notifications", &json!({"name": "grace", "message": "Deploy freeze starts Friday"}));
+        app.post_json(
+            "/notifications",
+            &json!({"name": "ada", "message": "Standup moved to 10:00"}),
+        );
+        app.post_json(
+            "/notifications",
+            &json!({"name": "grace", "message": "Deploy freeze starts Friday"}),
+        );
     }
     for (name, app) in [("DEV", &dev), ("PROD", &prod)] {
         t.command(&format!("curl -s {}", url(name, "/notifications")));
@@ -246,7 +293,11 @@ pub fn dev_prod_parity(world: &mut World, exercise: &Exercise, t: &mut Transcrip
             "curl -s -o /dev/null -w '%{{http_code}}\\n' {} -H 'Content-Type: application/json' -d \"{{\\\"name\\\":\\\"linus\\\",\\\"message\\\":\\\"$LONG\\\"}}\"",
             url(name, "/notifications")
         ));
-        t.output(&app.post_json("/notifications", &json!({"name": "linus", "message": long})).status.to_string());
+        t.output(
+            &app.post_json("/notifications", &json!({"name": "linus", "message": long}))
+                .status
+                .to_string(),
+        );
     }
     t.note("development accepts what production rejects; now restart development");
     drop(dev);
@@ -270,7 +321,8 @@ pub fn logs(world: &mut World, exercise: &Exercise, t: &mut Transcript) -> Resul
     }
     t.command("tail -n 3 log/noticeboard.log");
     let file = app.home().join("log/noticeboard.log");
-    let text = std::fs::read_to_string(&file).with_context(|| format!("{} is missing", file.display()))?;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("{} is missing", file.display()))?;
     let lines: Vec<&str> = text.lines().collect();
     let tail = &lines[lines.len().saturating_sub(3)..];
     t.output(&without_times(&tail.join("\n")));
@@ -353,7 +405,9 @@ pub fn admin_processes(world: &mut World, exercise: &Exercise, t: &mut Transcrip
             }
         }
     }
-    t.varies(&format!("{died} of 18 replicas died before serving a request"));
+    t.varies(&format!(
+        "{died} of 18 replicas died before serving a request"
+    ));
     if let Some(example) = example {
         t.varies(&example);
     }

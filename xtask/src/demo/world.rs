@@ -51,7 +51,9 @@ impl World {
         let _: () = redis.del(key)?;
         let key = key.to_string();
         self.on_exit(move || {
-            let Ok(mut redis) = server_connection() else { return };
+            let Ok(mut redis) = server_connection() else {
+                return;
+            };
             let _: redis::RedisResult<()> = redis.del(&key);
             if let Some(dump) = dump {
                 let _: redis::RedisResult<()> = redis::cmd("RESTORE")
