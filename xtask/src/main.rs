@@ -5,6 +5,7 @@
 //! error.
 
 mod book;
+mod deploy;
 mod engine;
 mod gate;
 mod learner;
