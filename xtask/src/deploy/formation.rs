@@ -25,7 +25,7 @@
 //! formation kills what still runs, so an error anywhere leaves nothing behind.
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -317,6 +317,7 @@ impl Formation {
         Ok(stop_one(process, self.settings.grace))
     }
 
+    #[allow(dead_code, reason = "the API of `cargo xtask demo 8`, tested below")]
     /// Stops `name` (as [`Formation::terminate`]) and starts it again under the same name and port.
     pub fn restart(&mut self, name: &str) -> Result<Exit> {
         let index = self.index(name)?;
@@ -517,6 +518,7 @@ pub fn http(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::sys::signal::kill;
 
     fn settings(sink: Arc<Mutex<Vec<u8>>>) -> Settings {
         struct Shared(Arc<Mutex<Vec<u8>>>);
