@@ -111,7 +111,11 @@ fn catch_signals() -> Result<()> {
 
 /// Builds the app's binaries; the folder they are in.
 fn build(root: &Path, app: &App, out: &mut impl Write) -> Result<PathBuf> {
-    writeln!(out, "Building {} (`cargo build -p {} --bins`)…", app.label, app.package)?;
+    writeln!(
+        out,
+        "Building {} (`cargo build -p {} --bins`)…",
+        app.label, app.package
+    )?;
     let output = testrun::cargo_command()
         .current_dir(root)
         .args(["build", "--quiet", "--bins", "-p", &app.package])
@@ -151,12 +155,19 @@ fn default_scale(app: &App, given: Option<&str>) -> Result<Scale> {
     }
     scale.check_against(&app.procfile)?;
     if scale.of("web") == 0 {
-        bail!("--scale web=0: the platform needs at least one web process behind its load balancer");
+        bail!(
+            "--scale web=0: the platform needs at least one web process behind its load balancer"
+        );
     }
     Ok(scale)
 }
 
-pub fn run(root: &Path, manifest: &Manifest, options: Options, out: &mut impl Write) -> Result<Verdict> {
+pub fn run(
+    root: &Path,
+    manifest: &Manifest,
+    options: Options,
+    out: &mut impl Write,
+) -> Result<Verdict> {
     let service_list: Vec<_> = manifest
         .factors
         .iter()
@@ -171,14 +182,6 @@ pub fn run(root: &Path, manifest: &Manifest, options: Options, out: &mut impl Wr
         let bin_dir = build(root, &app, out)?;
         return platform(root, &app, &scale, &haproxy, &bin_dir, options.port, out);
     }
-    let demo_tools = |app: &App, out: &mut dyn Write| -> Result<demo::Tools> {
-        let bin_dir = build(root, app, &mut WriteRef(out))?;
-        Ok(demo::Tools {
-            haproxy: haproxy.clone(),
-            oha: tools::oha(root)?,
-            bin_dir,
-        })
-    };
     let timing = if options.short {
         demo::Timing::short()
     } else {
@@ -186,32 +189,38 @@ pub fn run(root: &Path, manifest: &Manifest, options: Options, out: &mut impl Wr
     };
     let mut runs: Vec<Outcome> = Vec::new();
     let finished = the_app(root, &options)?;
-    let finished_scale = default_scale(&finished, options.scale.as_deref())?;
     let recorded = demo::run_dir(root, &finished).join("outcome.json");
-    let reuse = options.break_factor.is_some() && !options.short;
+    let reuse = options.break_factor.is_some() && !options.short && !options.demo;
     match std::fs::read_to_string(&recorded).ok().filter(|_| reuse) {
         Some(json) => {
             let outcome: Outcome = serde_json::from_str(&json)
                 .with_context(|| format!("{} does not parse", recorded.display()))?;
             writeln!(
                 out,
-                "Using the finished app's last run ({}; run `cargo xtask deploy --demo` for a new one).",
+                "The finished app's numbers are from its last run ({}; `--demo --break N` runs both).",
                 recorded.display()
             )?;
             runs.push(outcome);
         }
-        None => {
-            writeln!(out, "{}", term::bold(&format!("Deploy demo: {}", finished.label)))?;
-            let tools = demo_tools(&finished, out)?;
-            runs.push(demo::run(root, &finished, &tools, &finished_scale, &timing, out)?);
-        }
+        None => runs.push(demo_run(
+            root,
+            &finished,
+            &haproxy,
+            &timing,
+            options.scale.as_deref(),
+            out,
+        )?),
     }
     if let Some(query) = &options.break_factor {
         let app = apps::exercise(root, manifest, query)?;
-        let scale = default_scale(&app, options.scale.as_deref())?;
-        writeln!(out, "{}", term::bold(&format!("Deploy demo: {}", app.label)))?;
-        let tools = demo_tools(&app, out)?;
-        runs.push(demo::run(root, &app, &tools, &scale, &timing, out)?);
+        runs.push(demo_run(
+            root,
+            &app,
+            &haproxy,
+            &timing,
+            options.scale.as_deref(),
+            out,
+        )?);
     }
     let refs: Vec<&Outcome> = runs.iter().collect();
     writeln!(out)?;
@@ -240,7 +249,63 @@ pub fn run(root: &Path, manifest: &Manifest, options: Options, out: &mut impl Wr
     if options.book {
         write_book(root, &refs, out)?;
     }
-    Ok(Verdict::Green)
+    let mut green = true;
+    for run in &runs {
+        match run.factor {
+            None => {
+                let problems = run.problems();
+                if problems.is_empty() {
+                    writeln!(
+                        out,
+                        "{} {}: nothing failed, nothing lost",
+                        term::pass(),
+                        run.app
+                    )?;
+                }
+                for problem in problems {
+                    green = false;
+                    writeln!(out, "{} {}: {problem}", term::fail(), run.app)?;
+                }
+            }
+            Some(factor) => match run.predicted_failure(factor) {
+                Ok(shown) => writeln!(out, "{} {}: {shown}", term::pass(), run.app)?,
+                Err(missing) => {
+                    green = false;
+                    writeln!(
+                        out,
+                        "{} {}: the failure the chapter predicts did not show ({missing})",
+                        term::fail(),
+                        run.app
+                    )?;
+                }
+            },
+        }
+    }
+    Ok(Verdict::from(green))
+}
+
+/// Builds `app`, obtains the tools and runs the demo on it.
+pub fn demo_run(
+    root: &Path,
+    app: &App,
+    haproxy: &Path,
+    timing: &demo::Timing,
+    scale: Option<&str>,
+    out: &mut impl Write,
+) -> Result<Outcome> {
+    let scale = default_scale(app, scale)?;
+    writeln!(
+        out,
+        "{}",
+        term::bold(&format!("Deploy demo: {}", app.label))
+    )?;
+    let bin_dir = build(root, app, out)?;
+    let tools = demo::Tools {
+        haproxy: haproxy.to_path_buf(),
+        oha: tools::oha(root)?,
+        bin_dir,
+    };
+    demo::run(root, app, &tools, &scale, timing, out)
 }
 
 /// Where the book reads the recorded run from.
@@ -253,18 +318,6 @@ fn write_book(root: &Path, runs: &[&Outcome], out: &mut impl Write) -> Result<()
     std::fs::write(root.join(BOOK_CHART), report::svg(runs[0]))?;
     writeln!(out, "Recorded for the book: {BOOK_TABLE}, {BOOK_CHART}")?;
     Ok(())
-}
-
-/// `&mut dyn Write` as `impl Write`.
-struct WriteRef<'a>(&'a mut dyn Write);
-
-impl Write for WriteRef<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
 }
 
 /// The plain platform: the release phase, the formation behind HAProxy, the merged logs on
@@ -280,7 +333,10 @@ fn platform(
 ) -> Result<Verdict> {
     let settings = settings::Settings::load(root)?;
     let mut env = BTreeMap::from([
-        ("DATABASE_URL".to_string(), settings.database_url()?.to_string()),
+        (
+            "DATABASE_URL".to_string(),
+            settings.database_url()?.to_string(),
+        ),
         ("REDIS_URL".to_string(), settings.redis_url()?.to_string()),
         ("RUST_LOG".to_string(), "info".to_string()),
     ]);
@@ -320,7 +376,12 @@ fn platform(
     )?;
     while !interrupted() {
         for exit in formation.exited() {
-            writeln!(out, "{} ended ({}); starting it again", exit.name, exit.describe())?;
+            writeln!(
+                out,
+                "{} ended ({}); starting it again",
+                exit.name,
+                exit.describe()
+            )?;
             let kind = exit.name.split('.').next().unwrap_or("web").to_string();
             if kind == "web" {
                 let _ = balancer.remove(&exit.name);

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod conventions;
+pub mod deploy_demo;
 pub mod devcontainer;
 pub mod integrity;
 pub mod lesson_records;

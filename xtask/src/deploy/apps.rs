@@ -10,8 +10,14 @@ use std::path::{Path, PathBuf};
 /// The factors whose exercise the demo can run, and what it shows for each.
 pub const BREAKABLE: [(u8, &str); 4] = [
     (4, "errors that never recover after the Redis cut"),
-    (6, "replicas disagreeing on visits, sessions lost between replicas"),
-    (8, "notifications lost when a web process is killed or restarted"),
+    (
+        6,
+        "replicas disagreeing on visits, sessions lost between replicas",
+    ),
+    (
+        8,
+        "notifications lost when a web process is killed or restarted",
+    ),
     (9, "failed requests on every restart"),
 ];
 
@@ -84,7 +90,10 @@ pub fn from_procfile(root: &Path, procfile_path: &Path) -> Result<App> {
         Ok(package) => package,
         Err(_) if !program.is_empty() => program,
         Err(err) => {
-            return Err(err.context(format!("no Cargo package next to {}", procfile_path.display())));
+            return Err(err.context(format!(
+                "no Cargo package next to {}",
+                procfile_path.display()
+            )));
         }
     };
     let worker = procfile.command("worker").is_some();

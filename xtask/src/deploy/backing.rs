@@ -34,8 +34,8 @@ impl Backing {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
             )))
-                .execute(&mut admin)
-                .await?;
+            .execute(&mut admin)
+            .await?;
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
                 .execute(&mut admin)
                 .await
@@ -75,8 +75,8 @@ impl Backing {
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.database
             )))
-                .execute(&mut admin)
-                .await?;
+            .execute(&mut admin)
+            .await?;
             anyhow::Ok(())
         });
         let mut server = self.redis_url.clone();
@@ -106,10 +106,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 async fn connect(url: &Url) -> Result<sqlx::PgConnection> {
     use sqlx::Connection;
-    tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(url.as_str()))
-        .await
-        .context("Postgres did not answer within 5 s: run `cargo xtask services up`")?
-        .context("cannot reach Postgres: run `cargo xtask services up`")
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        sqlx::PgConnection::connect(url.as_str()),
+    )
+    .await
+    .context("Postgres did not answer within 5 s: run `cargo xtask services up`")?
+    .context("cannot reach Postgres: run `cargo xtask services up`")
 }
 
 /// A free database index (1 and up), leased with `SET kit:lease:<n> <id> NX EX` in database 0,

@@ -50,6 +50,8 @@ pub struct Timing {
     pub burst: Duration,
     /// Requests per second: homepage, logins, notifications.
     pub rates: (u32, u32, u32),
+    /// One line per second on stdout while the load runs (not in `verify`).
+    pub live: bool,
 }
 
 impl Timing {
@@ -62,19 +64,29 @@ impl Timing {
             recovery: Duration::from_secs(4),
             burst: Duration::from_secs(4),
             rates: (200, 40, 80),
+            live: true,
         }
     }
 
-    /// The version `verify` runs: the same steps, shorter.
+    /// The same steps, shorter (`--short`).
     pub fn short() -> Timing {
         Timing {
-            load: Duration::from_secs(24),
-            warm_up: Duration::from_secs(2),
+            load: Duration::from_secs(16),
+            warm_up: Duration::from_secs(1),
             pause: Duration::from_secs(1),
             cut: Duration::from_secs(2),
             recovery: Duration::from_secs(3),
-            burst: Duration::from_secs(2),
+            burst: Duration::from_secs(1),
             rates: (150, 30, 60),
+            live: true,
+        }
+    }
+
+    /// What `verify` runs: the short timeline, quietly.
+    pub fn gate() -> Timing {
+        Timing {
+            live: false,
+            ..Timing::short()
         }
     }
 }
@@ -131,7 +143,11 @@ impl Stage {
     fn add_web(&mut self) -> Result<String> {
         let name = self.formation.start_process("web")?;
         self.formation.wait_ready(&name, Duration::from_secs(15))?;
-        let port = self.formation.process(&name).map(|p| p.port).unwrap_or_default();
+        let port = self
+            .formation
+            .process(&name)
+            .map(|p| p.port)
+            .unwrap_or_default();
         self.balancer.add(&name, port, Duration::from_secs(10))?;
         self.publish_rotation();
         Ok(name)
@@ -210,7 +226,11 @@ fn run_on(
     dir: &Path,
     live: &mut impl Write,
 ) -> Result<Outcome> {
-    let redis_host = backing.redis_url.host_str().unwrap_or("127.0.0.1").to_string();
+    let redis_host = backing
+        .redis_url
+        .host_str()
+        .unwrap_or("127.0.0.1")
+        .to_string();
     let redis_port = backing.redis_url.port().unwrap_or(6379);
     let upstream = std::net::ToSocketAddrs::to_socket_addrs(&(redis_host.as_str(), redis_port))?
         .next()
@@ -238,7 +258,11 @@ fn run_on(
         logs: LogSink::new(log_file),
         grace: Duration::from_secs(8),
     };
-    writeln!(live, "Release phase, then the formation ({})…", describe_scale(app, scale))?;
+    writeln!(
+        live,
+        "Release phase, then the formation ({})…",
+        describe_scale(app, scale)
+    )?;
     formation::run_release(&app.procfile, &settings)?;
     let mut web_scale = scale.clone();
     // Web processes start one by one below, each put in rotation when ready.
@@ -272,7 +296,11 @@ fn run_on(
         dir.join("outcome.json"),
         serde_json::to_string_pretty(&outcome)?,
     );
-    writeln!(live, "The merged log of every process: {}", log_path.display())?;
+    writeln!(
+        live,
+        "The merged log of every process: {}",
+        log_path.display()
+    )?;
     Ok(outcome)
 }
 
@@ -355,7 +383,7 @@ fn timeline(
 
     // The live line, once a second, from the load balancer's request log.
     let done = Arc::new(AtomicBool::new(false));
-    let ticker = {
+    let ticker = timing.live.then(|| {
         let (done, traffic, rotation, events, started) = (
             Arc::clone(&done),
             stage.balancer.traffic.clone(),
@@ -365,12 +393,14 @@ fn timeline(
         );
         let mut out = std::io::stdout();
         std::thread::spawn(move || ticker(&mut out, &done, &traffic, &rotation, &events, started))
-    };
+    });
     let steps = steps(app, timing, stage, &old_web);
     let remaining = timing.load.saturating_sub(stage.started.elapsed());
     let waited = steps.and_then(|()| pause(remaining + Duration::from_millis(300)));
     done.store(true, Ordering::SeqCst);
-    let _ = ticker.join();
+    if let Some(ticker) = ticker {
+        let _ = ticker.join();
+    }
     waited?;
     let seconds = stage.started.elapsed().as_secs_f64();
     let summaries: Vec<(Target, load::Summary)> = runs
@@ -394,11 +424,15 @@ fn timeline(
         outcome.failed += summary.failed();
         for (status, count) in &summary.statuses {
             if !(200..300).contains(status) {
-                *failures.entry(format!("{} {status}", target.path)).or_default() += count;
+                *failures
+                    .entry(format!("{} {status}", target.path))
+                    .or_default() += count;
             }
         }
         for (error, count) in &summary.errors {
-            *failures.entry(format!("{} {error}", target.path)).or_default() += count;
+            *failures
+                .entry(format!("{} {error}", target.path))
+                .or_default() += count;
         }
         match target.label {
             "homepage" => outcome.homepage_answered = Some(summary.answered_2xx()),
@@ -407,11 +441,12 @@ fn timeline(
         }
     }
     outcome.failures = failures.into_iter().collect();
-    let cut_ended = stage
-        .events
-        .lock()
-        .ok()
-        .and_then(|events| events.iter().find(|e| e.label == "Redis back").map(|e| e.at));
+    let cut_ended = stage.events.lock().ok().and_then(|events| {
+        events
+            .iter()
+            .find(|e| e.label == "Redis back")
+            .map(|e| e.at)
+    });
     if let Some(back) = cut_ended {
         let after = back + timing.recovery.as_secs_f64();
         let started_ms = stage.started_ms;
@@ -426,7 +461,10 @@ fn timeline(
 
     if features.notifications {
         let accepted = outcome.notifications_accepted.unwrap_or(0) as usize;
-        writeln!(live, "Waiting for the queue to drain ({accepted} accepted)…")?;
+        writeln!(
+            live,
+            "Waiting for the queue to drain ({accepted} accepted)…"
+        )?;
         let mut last = (stage.webhook.deliveries().distinct, Instant::now());
         while stage.webhook.deliveries().distinct < accepted {
             pause(Duration::from_millis(200))?;
@@ -457,13 +495,22 @@ fn timeline(
     }
     if let Some(first) = web_now.first() {
         let path = if features.visits { "/" } else { "/health" };
-        let port = stage.formation.process(first).map(|p| p.port).unwrap_or_default();
+        let port = stage
+            .formation
+            .process(first)
+            .map(|p| p.port)
+            .unwrap_or_default();
         writeln!(
             live,
             "Bursts of GET {path}: through the load balancer, then {first} directly…"
         )?;
         let lb = load::burst(&tools.oha, &base, path, timing.burst)?;
-        let direct = load::burst(&tools.oha, &format!("http://127.0.0.1:{port}"), path, timing.burst)?;
+        let direct = load::burst(
+            &tools.oha,
+            &format!("http://127.0.0.1:{port}"),
+            path,
+            timing.burst,
+        )?;
         let burst = |summary: &load::Summary| Burst {
             rate: summary.rate,
             p99_ms: summary.p99_ms,
@@ -519,7 +566,9 @@ fn kill_a_delivery(app: &App, stage: &mut Stage) -> Result<()> {
         .map(|p| p.name.clone());
     let Some(victim) = victim else {
         stage.webhook.release();
-        bail!("the held delivery names worker {worker:?}, which is none of the formation's {kind} processes");
+        bail!(
+            "the held delivery names worker {worker:?}, which is none of the formation's {kind} processes"
+        );
     };
     let in_rotation = stage.balancer.slots().values().any(|name| *name == victim);
     let exit = stage.formation.kill(&victim, Signal::SIGKILL)?;
@@ -685,8 +734,7 @@ mod tests {
             method: "GET".into(),
             path: "/".into(),
         };
-        let (series, p50, _) =
-            per_second(&[request(1_000, 200), request(2_500, 503)], 1_000, 2.0);
+        let (series, p50, _) = per_second(&[request(1_000, 200), request(2_500, 503)], 1_000, 2.0);
         assert_eq!(series.len(), 2);
         assert_eq!((series[0].requests, series[1].failed), (1, 1));
         assert_eq!(p50, 7);

@@ -58,7 +58,10 @@ impl LogSink {
             .unwrap_or_default()
             .as_secs();
         let (h, m, s) = ((now / 3600) % 24, (now / 60) % 60, now % 60);
-        let mut out = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut out = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let _ = writeln!(out, "{h:02}:{m:02}:{s:02} {name:<9}| {line}");
         let _ = out.flush();
     }
@@ -109,7 +112,10 @@ impl Process {
 
     /// Its last lines of output (at most 20).
     pub fn tail(&self) -> Vec<String> {
-        self.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
+        self.tail
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -220,7 +226,11 @@ impl Formation {
         // `exec` for a plain command, so the signals reach the app and not a shell; a command
         // with shell syntax of its own runs as written.
         let plain = !command.contains([';', '&', '|', '\n']);
-        let script = if plain { format!("exec {command}") } else { command.to_string() };
+        let script = if plain {
+            format!("exec {command}")
+        } else {
+            command.to_string()
+        };
         let mut process = Command::new("/bin/sh");
         process
             .arg("-c")
@@ -321,7 +331,10 @@ impl Formation {
     /// Stops `name` (as [`Formation::terminate`]) and starts it again under the same name and port.
     pub fn restart(&mut self, name: &str) -> Result<Exit> {
         let index = self.index(name)?;
-        let (kind, port) = (self.processes[index].kind.clone(), self.processes[index].port);
+        let (kind, port) = (
+            self.processes[index].kind.clone(),
+            self.processes[index].port,
+        );
         let exit = self.terminate(name)?;
         let command = self.procfile.command(&kind).unwrap_or_default().to_string();
         let process = self.spawn(name, &kind, &command, port)?;
@@ -332,17 +345,18 @@ impl Formation {
     /// The processes that ended on their own since the last call (a crash, a worker that gave up).
     pub fn exited(&mut self) -> Vec<Exit> {
         let mut ended = Vec::new();
-        self.processes.retain_mut(|process| match process.child.try_wait() {
-            Ok(Some(status)) => {
-                ended.push(Exit {
-                    name: process.name.clone(),
-                    status,
-                    killed_after_grace: false,
-                });
-                false
-            }
-            _ => true,
-        });
+        self.processes
+            .retain_mut(|process| match process.child.try_wait() {
+                Ok(Some(status)) => {
+                    ended.push(Exit {
+                        name: process.name.clone(),
+                        status,
+                        killed_after_grace: false,
+                    });
+                    false
+                }
+                _ => true,
+            });
         ended
     }
 
@@ -485,11 +499,8 @@ pub fn http(
     body: &str,
     headers: &[(&str, &str)],
 ) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(
-        &([127, 0, 0, 1], port).into(),
-        Duration::from_secs(1),
-    )
-    .ok()?;
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",

@@ -173,7 +173,11 @@ impl LoadBalancer {
                 bail!(
                     "HAProxy exited at start ({}):\n{}",
                     super::formation::describe(status),
-                    balancer.tail.lock().map(|t| t.join("\n")).unwrap_or_default()
+                    balancer
+                        .tail
+                        .lock()
+                        .map(|t| t.join("\n"))
+                        .unwrap_or_default()
                 );
             }
             if Instant::now() > deadline {

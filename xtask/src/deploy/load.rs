@@ -99,7 +99,13 @@ pub struct Run {
 
 /// How `oha` is run for `target`: for `duration`, at its rate, over `connections` keep-alive
 /// connections, waiting for the requests in flight at the end instead of counting them failed.
-fn command(oha: &Path, base: &str, target: &Target, duration: Duration, connections: u32) -> Command {
+fn command(
+    oha: &Path,
+    base: &str,
+    target: &Target,
+    duration: Duration,
+    connections: u32,
+) -> Command {
     let mut command = Command::new(oha);
     command
         .args(["--no-tui", "--output-format", "json"])
@@ -183,7 +189,11 @@ pub fn burst(oha: &Path, base: &str, path: &'static str, duration: Duration) -> 
         .output()
         .with_context(|| format!("cannot start {}", oha.display()))?;
     if !output.status.success() {
-        bail!("oha failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "oha failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     Summary::parse(&String::from_utf8_lossy(&output.stdout))
 }
@@ -201,7 +211,10 @@ mod tests {
                 "errorDistribution": {"connection closed before message completed": 6}}"#,
         )
         .unwrap();
-        assert_eq!((summary.sent(), summary.answered_2xx(), summary.failed()), (100, 90, 10));
+        assert_eq!(
+            (summary.sent(), summary.answered_2xx(), summary.failed()),
+            (100, 90, 10)
+        );
         assert_eq!((summary.p50_ms, summary.p99_ms), (2.0, 12.5));
     }
 }

@@ -67,6 +67,115 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The processes the demo killed on purpose (their exit is SIGKILL by design).
+    fn killed(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|event| event.label.strip_prefix("SIGKILL ").map(str::to_string))
+            .collect()
+    }
+
+    /// What a twelve-factor app must not show under the demo; empty when it kept every promise.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.failed > 0 {
+            problems.push(format!("{} of {} requests failed", self.failed, self.sent));
+        }
+        if let (Some(counted), Some(answered)) = (self.visits_counted, self.homepage_answered)
+            && counted != answered
+        {
+            problems.push(format!(
+                "{counted} visits counted for {answered} homepage requests answered"
+            ));
+        }
+        if let Some((checked, accepted)) = self.sessions_checked
+            && accepted < checked
+        {
+            problems.push(format!(
+                "only {accepted} of {checked} session checks on another replica succeeded"
+            ));
+        }
+        if let Some(lost) = self.notifications_lost()
+            && lost > 0
+        {
+            problems.push(format!(
+                "{lost} accepted notifications were never delivered"
+            ));
+        }
+        if let Some(twice) = self.notifications_twice
+            && twice > 1
+        {
+            problems.push(format!(
+                "{twice} notifications delivered twice (only the one in flight at the kill may be)"
+            ));
+        }
+        let killed = self.killed();
+        for (name, exit) in &self.exits {
+            if !killed.contains(name) && exit != "exit 0" {
+                problems.push(format!(
+                    "{name} ended with {exit} after SIGTERM, not exit 0"
+                ));
+            }
+        }
+        problems
+    }
+
+    /// For `--break N`: the failure factor N's chapter predicts, with its numbers, if this run
+    /// showed it.
+    pub fn predicted_failure(&self, factor: u8) -> Result<String, String> {
+        let lost = self.notifications_lost().unwrap_or(0);
+        let bad_exits: Vec<String> = self
+            .exits
+            .iter()
+            .filter(|(name, exit)| !self.killed().contains(name) && exit != "exit 0")
+            .map(|(name, exit)| format!("{name} {exit}"))
+            .collect();
+        match factor {
+            4 if self.failed_after_recovery > 0 => Ok(format!(
+                "{} requests still failed after Redis was back: the app never reconnects",
+                self.failed_after_recovery
+            )),
+            6 => {
+                let counts: std::collections::BTreeSet<u64> = self
+                    .visits_by_replica
+                    .iter()
+                    .map(|(_, count)| *count)
+                    .collect();
+                let sessions = self.sessions_checked.unwrap_or((0, 0));
+                if counts.len() > 1 || sessions.1 < sessions.0 {
+                    Ok(format!(
+                        "the replicas disagree on the visits ({}) and only {} of {} sessions                          were valid on another replica",
+                        self.visits_by_replica
+                            .iter()
+                            .map(|(name, count)| format!("{name}: {count}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        sessions.1,
+                        sessions.0
+                    ))
+                } else {
+                    Err("the replicas agreed on visits and sessions".into())
+                }
+            }
+            8 if lost > 0 => Ok(format!(
+                "{lost} accepted notifications were never delivered: they died with the web                  process that was sending them"
+            )),
+            9 if self.failed > 0 && !bad_exits.is_empty() => Ok(format!(
+                "{} requests failed across the restarts; the old processes: {}",
+                self.failed,
+                bad_exits.join(", ")
+            )),
+            4 => Err("every request succeeded again once Redis was back".into()),
+            8 => Err("no accepted notification was lost".into()),
+            9 => Err(format!(
+                "{} requests failed and {} old processes ended badly",
+                self.failed,
+                bad_exits.len()
+            )),
+            _ => Err(format!("the demo predicts nothing for factor {factor}")),
+        }
+    }
+
     pub fn notifications_lost(&self) -> Option<u64> {
         Some(
             self.notifications_accepted?
@@ -85,7 +194,10 @@ impl Outcome {
         let mut rows = vec![
             ("requests sent", format!("{} ({rate:.0}/s)", self.sent)),
             ("failed (non-2xx or no answer)", self.failed.to_string()),
-            ("  failed after Redis was back", self.failed_after_recovery.to_string()),
+            (
+                "  failed after Redis was back",
+                self.failed_after_recovery.to_string(),
+            ),
             (
                 "latency p50 / p99",
                 format!("{} ms / {} ms", self.p50_ms, self.p99_ms),
@@ -151,7 +263,11 @@ impl Outcome {
 /// The table, one column per run (the finished app first), as plain text for the terminal.
 pub fn text_table(runs: &[&Outcome]) -> String {
     let rows: Vec<Vec<(&str, String)>> = runs.iter().map(|run| run.rows()).collect();
-    let label_width = rows[0].iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    let label_width = rows[0]
+        .iter()
+        .map(|(label, _)| label.len())
+        .max()
+        .unwrap_or(0);
     let widths: Vec<usize> = runs
         .iter()
         .zip(&rows)

@@ -32,7 +32,10 @@ impl Procfile {
                 continue;
             }
             let Some((name, command)) = line.split_once(':') else {
-                bail!("line {}: expected `<type>: <command>`, found {line:?}", number + 1);
+                bail!(
+                    "line {}: expected `<type>: <command>`, found {line:?}",
+                    number + 1
+                );
             };
             let (name, command) = (name.trim(), command.trim());
             let valid = !name.is_empty()
@@ -40,12 +43,18 @@ impl Procfile {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !valid || command.is_empty() {
-                bail!("line {}: expected `<type>: <command>`, found {line:?}", number + 1);
+                bail!(
+                    "line {}: expected `<type>: <command>`, found {line:?}",
+                    number + 1
+                );
             }
             if name == "release" {
                 release = Some(command.to_string());
             } else if types.iter().any(|(known, _)| known == name) {
-                bail!("line {}: the process type `{name}` is listed twice", number + 1);
+                bail!(
+                    "line {}: the process type `{name}` is listed twice",
+                    number + 1
+                );
             } else {
                 types.push((name.to_string(), command.to_string()));
             }
@@ -73,7 +82,11 @@ pub struct Scale(pub BTreeMap<String, usize>);
 impl Scale {
     pub fn parse(text: &str) -> Result<Scale> {
         let mut scale = BTreeMap::new();
-        for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        for part in text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
             let Some((name, count)) = part.split_once('=') else {
                 bail!("expected `type=count` in --scale, found {part:?} (e.g. web=3,worker=2)");
             };
@@ -138,7 +151,12 @@ mod tests {
         let scale = Scale::parse("web=3, worker=0").unwrap();
         assert_eq!((scale.of("web"), scale.of("worker")), (3, 0));
         assert_eq!(Scale::default().of("web"), 1);
-        assert!(Scale::parse("clock=1").unwrap().check_against(&procfile).is_err());
+        assert!(
+            Scale::parse("clock=1")
+                .unwrap()
+                .check_against(&procfile)
+                .is_err()
+        );
         assert!(Scale::parse("web=lots").is_err());
         assert!(Scale::parse("web").is_err());
     }

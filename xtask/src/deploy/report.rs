@@ -46,8 +46,22 @@ pub fn svg(outcome: &Outcome) -> String {
     let seconds = outcome.per_second.len().max(1) as f64;
     let plot_width = WIDTH - LEFT - RIGHT;
     let plot_height = HEIGHT - TOP - BOTTOM;
-    let max_rate = nice_max(outcome.per_second.iter().map(|s| s.requests).max().unwrap_or(1) as f64);
-    let max_p99 = nice_max(outcome.per_second.iter().map(|s| s.p99_ms).max().unwrap_or(1) as f64);
+    let max_rate = nice_max(
+        outcome
+            .per_second
+            .iter()
+            .map(|s| s.requests)
+            .max()
+            .unwrap_or(1) as f64,
+    );
+    let max_p99 = nice_max(
+        outcome
+            .per_second
+            .iter()
+            .map(|s| s.p99_ms)
+            .max()
+            .unwrap_or(1) as f64,
+    );
     let x = |second: f64| LEFT + second / seconds * plot_width;
     let y_rate = |rate: f64| TOP + plot_height - rate / max_rate * plot_height;
     let y_p99 = |ms: f64| TOP + plot_height - ms / max_p99 * plot_height;
@@ -253,7 +267,10 @@ mod tests {
         assert!(svg.contains("the &lt;finished&gt; app"));
         assert!(svg.contains("<title>4 failed</title>"));
         assert!(svg.contains("web.1 → web.4"));
-        assert!(svg.contains(r##"fill="#ffffff""##), "a background of its own");
+        assert!(
+            svg.contains(r##"fill="#ffffff""##),
+            "a background of its own"
+        );
         assert_eq!(svg.matches("fill=\"#94a3b8\"").count(), 2);
         assert!(html(&[&outcome]).contains("<svg"));
     }
