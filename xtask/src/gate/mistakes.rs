@@ -202,10 +202,7 @@ fn judge_copy(
     if let Build::Failed { errors } = build? {
         bail!("does not compile:\n{}", errors.join("\n"));
     }
-    let judged = Judged {
-        package: package.to_string(),
-        manifest_dir: copy.to_path_buf(),
-    };
+    let judged = Judged::package(package.to_string(), copy.to_path_buf());
     let mut outcomes = Vec::new();
     for executable in checks {
         outcomes.extend(testrun::run(executable, copy, filter, Some(&judged))?);

@@ -8,7 +8,9 @@
 use crate::engine::manifest::{Factor, Manifest, Service};
 use crate::engine::testrun::{self, Outcome};
 use crate::engine::{services, term, tools};
-use crate::gate::{conventions, devcontainer, integrity, lesson_records, mistakes};
+use crate::gate::{
+    conventions, deploy_files, devcontainer, finished, integrity, lesson_records, mistakes,
+};
 use crate::learner::check;
 use crate::{Verdict, book};
 use anyhow::{Context, Result, bail, ensure};
@@ -89,6 +91,10 @@ pub fn run(
         ));
     }
     steps.extend([
+        // The finished noticeboard (issue 15): every factor's checks against it.
+        step("finished noticeboard passes every factor's checks", || {
+            finished::check(root, manifest)
+        }),
         step("harness and xtask tests", || {
             cargo_step(
                 root,
@@ -107,6 +113,10 @@ pub fn run(
             cargo_step(root, &["fmt", "--all", "--check", "--", "--color=never"])
         }),
         step("docker-compose.yml (offline)", || compose_file(root)),
+        step(
+            "deploy/: Dockerfile, compose and Kubernetes manifests (offline)",
+            || deploy_files::check(root),
+        ),
         step(".devcontainer/devcontainer.json (offline)", || {
             devcontainer::check(root)
         }),
