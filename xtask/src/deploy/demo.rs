@@ -247,6 +247,11 @@ fn run_on(
         ("WEBHOOK_URL".to_string(), webhook.url()),
         ("SESSION_TTL_SECONDS".to_string(), "3600".to_string()),
         ("RUST_LOG".to_string(), "info".to_string()),
+        // The finished app names its release and deploy; the rolling restart deploys `v2`.
+        ("RELEASE_ID".to_string(), "v1".to_string()),
+        ("DEPLOY_NAME".to_string(), "deploy-demo".to_string()),
+        // Loopback only: the demo's processes are nobody else's business.
+        ("HOST".to_string(), "127.0.0.1".to_string()),
     ]);
     let log_path = dir.join("formation.log");
     let log_file = std::fs::File::create(&log_path)
@@ -525,6 +530,7 @@ fn timeline(
 /// Steps 2–4 of the timeline.
 fn steps(app: &App, timing: &Timing, stage: &mut Stage, old_web: &[String]) -> Result<()> {
     pause(timing.warm_up)?;
+    stage.formation.set_env("RELEASE_ID", "v2");
     for old in old_web {
         let new = stage.add_web()?;
         stage.event("restart", format!("{old} → {new}"));

@@ -250,6 +250,12 @@ impl Formation {
         process
     }
 
+    /// Changes one variable for the processes started from now on (a new release's config: the
+    /// running ones keep theirs, as on any platform).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.settings.env.insert(key.to_string(), value.to_string());
+    }
+
     /// The running processes, oldest first.
     pub fn processes(&self) -> impl Iterator<Item = &Process> {
         self.processes.iter()

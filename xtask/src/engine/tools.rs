@@ -351,8 +351,8 @@ pub fn haproxy() -> Result<PathBuf> {
 }
 
 /// The pinned `oha` load generator: the tools cache's `bin/oha`, or installed now with `cargo
-/// install --locked` (a few minutes, once). Without default features: the demo speaks plain HTTP
-/// on loopback, and TLS would add a C library to the build.
+/// install --locked` (several minutes, once). With its default features: oha 1.16 does not
+/// compile without a TLS backend, though the demo speaks plain HTTP on loopback.
 pub fn oha(root: &Path) -> Result<PathBuf> {
     let pinned = tools_dir(root).join("bin").join("oha");
     if is_oha(&pinned) {
@@ -364,14 +364,7 @@ pub fn oha(root: &Path) -> Result<PathBuf> {
         tools_dir(root).display()
     );
     let status = crate::engine::testrun::cargo_command()
-        .args([
-            "install",
-            "--locked",
-            "--quiet",
-            "--no-default-features",
-            "oha",
-            "--version",
-        ])
+        .args(["install", "--locked", "--quiet", "oha", "--version"])
         .arg(format!("={OHA_VERSION}"))
         .arg("--root")
         .arg(tools_dir(root))
