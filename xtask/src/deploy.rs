@@ -332,6 +332,15 @@ fn platform(
     out: &mut impl Write,
 ) -> Result<Verdict> {
     let settings = settings::Settings::load(root)?;
+    // A release is a build plus its config: named after the commit it was built from.
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+        .unwrap_or_else(|| "local".into());
     let mut env = BTreeMap::from([
         (
             "DATABASE_URL".to_string(),
@@ -339,13 +348,27 @@ fn platform(
         ),
         ("REDIS_URL".to_string(), settings.redis_url()?.to_string()),
         ("RUST_LOG".to_string(), "info".to_string()),
+        ("RELEASE_ID".to_string(), format!("local-{commit}")),
+        ("DEPLOY_NAME".to_string(), "local".to_string()),
+        ("HOST".to_string(), "127.0.0.1".to_string()),
     ]);
-    // What the app's own `.env` sets (WEBHOOK_URL, SESSION_TTL_SECONDS, …), as `heroku local` does.
-    for key in ["WEBHOOK_URL", "SESSION_TTL_SECONDS", "GRACE_PERIOD_SECONDS"] {
+    // What `.env` sets for the app (as `heroku local` reads it) wins over the defaults above.
+    for key in [
+        "WEBHOOK_URL",
+        "SESSION_TTL_SECONDS",
+        "SHUTDOWN_GRACE_SECONDS",
+        "RELEASE_ID",
+        "DEPLOY_NAME",
+        "NOTICEBOARD_BANNER",
+    ] {
         if let Some(value) = settings.get(key) {
             env.insert(key.into(), value.into());
         }
     }
+    // Without a webhook of the user's, deliveries go to a local one that accepts them all.
+    let local_webhook = webhook::Webhook::start(Duration::ZERO)?;
+    env.entry("WEBHOOK_URL".into())
+        .or_insert_with(|| local_webhook.url());
     let dir = demo::target_dir(root).join("deploy").join("platform");
     std::fs::create_dir_all(&dir)?;
     let formation_settings = formation::Settings {
@@ -397,6 +420,7 @@ fn platform(
     }
     let exits = formation.stop();
     balancer.stop();
+    drop(local_webhook);
     for exit in &exits {
         writeln!(out, "{}: {}", exit.name, exit.describe())?;
     }

@@ -396,7 +396,7 @@ fn timeline(
             Arc::clone(&stage.events),
             stage.started,
         );
-        let mut out = std::io::stdout();
+        let mut out = formation::unlocked_stdout();
         std::thread::spawn(move || ticker(&mut out, &done, &traffic, &rotation, &events, started))
     });
     let steps = steps(app, timing, stage, &old_web);
@@ -668,9 +668,8 @@ fn ticker(
             .map(|e| e[shown_events..].iter().map(|e| e.label.clone()).collect())
             .unwrap_or_default();
         shown_events += new_events.len();
-        let _ = writeln!(
-            out,
-            "{next:>4} s │ {:>4} req/s │ {failed:>4} failed │ p99 {p99:>4} ms │ in rotation: {in_rotation}{}",
+        let line = format!(
+            "{next:>4} s │ {:>4} req/s │ {failed:>4} failed │ p99 {p99:>4} ms │ in rotation: {in_rotation}{}\n",
             window.len(),
             if new_events.is_empty() {
                 String::new()
@@ -678,6 +677,7 @@ fn ticker(
                 format!(" │ {}", new_events.join(", "))
             }
         );
+        let _ = out.write_all(line.as_bytes());
         next += 1;
     }
 }

@@ -47,8 +47,11 @@ impl LogSink {
         LogSink(Arc::new(Mutex::new(Box::new(out))))
     }
 
+    /// The terminal's stdout, written to directly: `cargo xtask` holds `std::io::stdout()`'s
+    /// lock for its whole run, and a process whose log cannot be written blocks once its pipe
+    /// is full.
     pub fn stdout() -> LogSink {
-        LogSink::new(std::io::stdout())
+        LogSink::new(unlocked_stdout())
     }
 
     /// Writes one line of `name`'s output, as foreman does: `12:00:01 web.1    | …`.
@@ -64,6 +67,16 @@ impl LogSink {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let _ = writeln!(out, "{h:02}:{m:02}:{s:02} {name:<9}| {line}");
         let _ = out.flush();
+    }
+}
+
+/// File descriptor 1 as a file of its own, bypassing the lock on `std::io::stdout()` (the command
+/// that runs the formation holds it); falls back to stderr if it cannot be duplicated.
+pub fn unlocked_stdout() -> Box<dyn Write + Send> {
+    use std::os::fd::AsFd;
+    match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
+        Err(_) => Box::new(std::io::stderr()),
     }
 }
 

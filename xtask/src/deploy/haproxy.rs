@@ -126,7 +126,8 @@ backend web
     balance roundrobin
     option httpchk GET /health
     http-check expect status 200
-    default-server inter 300ms fall 2 rise 1
+    # Every second while up; every 200 ms while a replica is coming up or going down.
+    default-server inter 1s fastinter 200ms downinter 200ms fall 2 rise 1
     server-template web 1-{SLOTS} 127.0.0.1:9 disabled check
 "#,
         socket = socket.display()
