@@ -109,28 +109,31 @@ fn catch_signals() -> Result<()> {
     Ok(())
 }
 
-/// Builds the app's binaries; the folder they are in.
+/// Builds the app's binaries (if it is a package of the workspace); the folder they are in.
 fn build(root: &Path, app: &App, out: &mut impl Write) -> Result<PathBuf> {
+    let bin_dir = demo::target_dir(root).join("debug");
+    let Some(package) = &app.package else {
+        return Ok(bin_dir);
+    };
     writeln!(
         out,
-        "Building {} (`cargo build -p {} --bins`)…",
-        app.label, app.package
+        "Building {} (`cargo build -p {package} --bins`)…",
+        app.label
     )?;
     let output = testrun::cargo_command()
         .current_dir(root)
-        .args(["build", "--quiet", "--bins", "-p", &app.package])
+        .args(["build", "--quiet", "--bins", "-p", package])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .output()
         .context("cannot run cargo")?;
     if !output.status.success() {
         bail!(
-            "`cargo build -p {}` failed:\n{}",
-            app.package,
+            "`cargo build -p {package}` failed:\n{}",
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    Ok(demo::target_dir(root).join("debug"))
+    Ok(bin_dir)
 }
 
 fn the_app(root: &Path, options: &Options) -> Result<App> {

@@ -38,8 +38,8 @@ pub struct Features {
 pub struct App {
     /// `the finished noticeboard`, `exercise IX (Disposability)`.
     pub label: String,
-    /// The Cargo package to build.
-    pub package: String,
+    /// The Cargo package to build first, if the app is one of the workspace's.
+    pub package: Option<String>,
     pub procfile: Procfile,
     pub features: Features,
     /// Set for `--break N`.
@@ -58,7 +58,7 @@ pub fn finished(root: &Path) -> Result<App> {
     }
     Ok(App {
         label: "the finished noticeboard".into(),
-        package: Factor::package(root, Path::new("noticeboard"))?,
+        package: Some(Factor::package(root, Path::new("noticeboard"))?),
         procfile: Procfile::read(&procfile_path)?,
         features: Features {
             visits: true,
@@ -70,9 +70,8 @@ pub fn finished(root: &Path) -> Result<App> {
     })
 }
 
-/// Any app from its Procfile (`--procfile`): the package is the one whose folder holds it (else
-/// the package named like the web command's program), and the features are guessed from its
-/// process types (a `worker` type: notifications).
+/// Any app from its Procfile (`--procfile`): the package is the one whose folder holds it, if
+/// any, and the features are guessed from its process types (a `worker` type: notifications).
 pub fn from_procfile(root: &Path, procfile_path: &Path) -> Result<App> {
     let procfile = Procfile::read(procfile_path)?;
     let dir: PathBuf = procfile_path
@@ -81,24 +80,14 @@ pub fn from_procfile(root: &Path, procfile_path: &Path) -> Result<App> {
         .unwrap_or(Path::new("."))
         .to_path_buf();
     let relative = dir.strip_prefix(root).unwrap_or(&dir).to_path_buf();
-    let program = procfile
-        .command("web")
-        .and_then(|command| command.split_whitespace().next())
-        .unwrap_or_default()
-        .to_string();
-    let package = match Factor::package(root, &relative) {
-        Ok(package) => package,
-        Err(_) if !program.is_empty() => program,
-        Err(err) => {
-            return Err(err.context(format!(
-                "no Cargo package next to {}",
-                procfile_path.display()
-            )));
-        }
-    };
+    // A Procfile next to a Cargo package runs that package's binaries; any other runs its
+    // commands as they are (built beforehand, or not Rust at all).
+    let package = Factor::package(root, &relative).ok();
     let worker = procfile.command("worker").is_some();
     Ok(App {
-        label: package.clone(),
+        label: package
+            .clone()
+            .unwrap_or_else(|| procfile_path.display().to_string()),
         package,
         procfile,
         features: Features {
@@ -167,7 +156,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
     };
     Ok(App {
         label: format!("exercise {} ({})", factor.roman, factor.title),
-        package,
+        package: Some(package),
         procfile: Procfile::parse(&text)?,
         features,
         factor: Some(factor.number),

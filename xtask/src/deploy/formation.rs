@@ -301,6 +301,8 @@ impl Formation {
             let index = self.index(name)?;
             let process = &mut self.processes[index];
             if let Some(status) = process.child.try_wait()? {
+                // Let the log pumps read its last lines.
+                std::thread::sleep(Duration::from_millis(100));
                 bail!(
                     "{name} exited before it was ready ({}); its last lines:\n{}",
                     describe(status),
