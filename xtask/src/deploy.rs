@@ -313,7 +313,7 @@ pub fn demo_run(
 
 /// Where the book reads the recorded run from.
 pub const BOOK_TABLE: &str = "book/src/deploy-it/demo-table.md";
-pub const BOOK_CHART: &str = "book/src/deploy-it/demo-chart.svg";
+pub const BOOK_CHART: &str = "book/src/images/deploy-demo.svg";
 
 fn write_book(root: &Path, runs: &[&Outcome], out: &mut impl Write) -> Result<()> {
     std::fs::create_dir_all(root.join("book/src/deploy-it"))?;

@@ -71,9 +71,11 @@ pub fn svg(outcome: &Outcome) -> String {
     let _ = write!(
         svg,
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12" role="img" aria-label="Requests per second, failed requests and p99 latency per second of the deploy demo, {app}">
-<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>
+<title>The deploy demo, second by second: {app}</title>
+<desc>Bars: requests per second through the load balancer, failed ones in red; line: the p99 latency of each second; dashed lines: each restart, kill and Redis cut.</desc>
+<rect width="100%" height="100%" fill="#ffffff"/>
 <text x="{LEFT}" y="18" font-size="14" font-weight="bold" fill="#111827">{app}</text>
-<text x="{LEFT}" y="34" fill="#374151"><tspan fill="#64748b">■ requests/s</tspan>   <tspan fill="#dc2626">■ failed/s</tspan>   <tspan fill="#ea580c">— p99 latency (right axis)</tspan>   <tspan fill="#2563eb">| restart</tspan>   <tspan fill="#7c3aed">| kill</tspan>   <tspan fill="#b45309">| Redis cut</tspan></text>
+<text x="{LEFT}" y="34" fill="#374151"><tspan fill="#475569">■ requests/s</tspan>   <tspan fill="#dc2626">■ failed/s</tspan>   <tspan fill="#c2410c">— p99 latency (right axis)</tspan>   <tspan fill="#2563eb">| restart</tspan>   <tspan fill="#7c3aed">| kill</tspan>   <tspan fill="#b45309">| Redis cut</tspan></text>
 "##,
         app = escape(&outcome.app)
     );
@@ -83,7 +85,7 @@ pub fn svg(outcome: &Outcome) -> String {
         let y = TOP + plot_height - fraction * plot_height;
         let _ = writeln!(
             svg,
-            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e7eb"/><text x="{}" y="{:.1}" text-anchor="end" fill="#374151">{}</text><text x="{}" y="{:.1}" fill="#9a3412">{} ms</text>"##,
+            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#767676" stroke-width="0.4" stroke-dasharray="2 4"/><text x="{}" y="{:.1}" text-anchor="end" fill="#374151">{}</text><text x="{}" y="{:.1}" fill="#9a3412">{} ms</text>"##,
             WIDTH - RIGHT,
             LEFT - 6.0,
             y + 4.0,
@@ -137,7 +139,7 @@ pub fn svg(outcome: &Outcome) -> String {
         .collect();
     let _ = writeln!(
         svg,
-        r##"<polyline points="{}" fill="none" stroke="#ea580c" stroke-width="2"/>"##,
+        r##"<polyline points="{}" fill="none" stroke="#c2410c" stroke-width="2"/>"##,
         points.join(" ")
     );
     // A marker at each event, its label above the plot, staggered so neighbours do not overlap.
@@ -273,5 +275,7 @@ mod tests {
         );
         assert_eq!(svg.matches("fill=\"#94a3b8\"").count(), 2);
         assert!(html(&[&outcome]).contains("<svg"));
+        // The book includes it: the same rules as its hand-drawn pictures.
+        assert_eq!(crate::book::lint::svg_problems(&svg), Vec::<String>::new());
     }
 }
