@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod conventions;
+pub mod deploy_demo;
 pub mod deploy_files;
 pub mod devcontainer;
 pub mod finished;

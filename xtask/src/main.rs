@@ -6,6 +6,7 @@
 
 mod book;
 mod demo;
+mod deploy;
 mod engine;
 mod gate;
 mod learner;
@@ -103,6 +104,33 @@ enum Cmd {
         open: bool,
         #[arg(long, conflicts_with = "open")]
         serve: bool,
+    },
+    /// Run the finished noticeboard as a small platform would: release phase, web and worker
+    /// processes behind HAProxy, merged logs (`--demo`: a rolling restart under load).
+    Deploy {
+        /// How many processes of each type, e.g. `web=3,worker=2` (the default).
+        #[arg(long)]
+        scale: Option<String>,
+        /// Run another app's Procfile instead of `noticeboard/Procfile`.
+        #[arg(long)]
+        procfile: Option<PathBuf>,
+        /// The load balancer's port (default: a free one).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Roll every web replica, kill a worker mid-delivery and cut Redis under load, then
+        /// print what the users saw and write a report page.
+        #[arg(long)]
+        demo: bool,
+        /// Run the demo on factor N's exercise too, side by side with the finished app
+        /// (4, 6, 8 or 9).
+        #[arg(long = "break", value_name = "N")]
+        break_factor: Option<String>,
+        /// The demo's short version (what `verify` runs).
+        #[arg(long)]
+        short: bool,
+        /// Record the table and chart into the book (book/src/deploy-it/).
+        #[arg(long)]
+        book: bool,
     },
     /// Measure build cost and the edit→verdict time of `check 6`.
     Bench {
@@ -305,6 +333,28 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             out,
         ),
         Cmd::Book { open, serve } => book::run(&root, open, serve, out),
+        Cmd::Deploy {
+            scale,
+            procfile,
+            port,
+            demo,
+            break_factor,
+            short,
+            book,
+        } => deploy::run(
+            &root,
+            &manifest,
+            deploy::Options {
+                scale,
+                procfile,
+                port,
+                demo,
+                break_factor,
+                short,
+                book,
+            },
+            out,
+        ),
         Cmd::Bench { runs, skip_cold } => bench::run(&root, runs, skip_cold, out),
         Cmd::BookPreprocessor { .. } => unreachable!("handled above"),
     }

@@ -135,6 +135,9 @@ pub fn run(
         step("book renders in a headless browser", || {
             book::smoke_test_in_browser(root, manifest)
         }),
+        step("deploy demo (short)", || {
+            crate::gate::deploy_demo::check(root, manifest)
+        }),
     ]);
 
     if let Some(only) = &only {
