@@ -85,6 +85,46 @@ pub fn run_all(root: &Path, manifest: &Manifest, out: &mut dyn Write) -> Result<
     Ok(())
 }
 
+/// `verify`'s demo step: every chapter's demo, twice in a row, from a clean state each time; the
+/// two transcripts must agree line by line (but for [`comparable`]'s filter), and Postgres and
+/// Redis must hold afterwards what they held before ([`world::Snapshot`]).
+pub fn check(root: &Path, manifest: &Manifest) -> Result<String> {
+    let before = world::Snapshot::take()?;
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let mut transcript = Vec::new();
+        run_all(root, manifest, &mut transcript)?;
+        runs.push(String::from_utf8_lossy(&transcript).into_owned());
+    }
+    let after = world::Snapshot::take()?;
+    let (first, second) = (comparable(&runs[0]), comparable(&runs[1]));
+    if let Some(line) = (0..first.len().max(second.len())).find(|&i| first.get(i) != second.get(i))
+    {
+        bail!(
+            "two runs of the demos differ at line {}:\n  first:  {:?}\n  second: {:?}",
+            line + 1,
+            first.get(line),
+            second.get(line)
+        );
+    }
+    let differences = before.differences(&after);
+    if !differences.is_empty() {
+        bail!(
+            "the demos left the shared services changed:\n  {}",
+            differences.join("\n  ")
+        );
+    }
+    Ok(format!(
+        "{} demos, twice: {} lines each, the same; Postgres ({} databases, {} tables' rows) and \
+         Redis (database 0's keys, {} indexes' sizes) as before",
+        manifest.available().count(),
+        first.len(),
+        before.databases.len(),
+        before.rows.len(),
+        before.redis_sizes.len()
+    ))
+}
+
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<String>()

@@ -84,49 +84,65 @@ pub fn port_binding(world: &mut World, exercise: &Exercise, t: &mut Transcript) 
 }
 
 /// Factor VIII: a delivery made inside the web process, lost when the process stops, and no
-/// other process type to take it over.
+/// other process type to take it over. The exercise's Procfile runs under the kit's own Procfile
+/// runner (`deploy::formation`), which stops one process without stopping the rest.
 pub fn concurrency(world: &mut World, exercise: &Exercise, t: &mut Transcript) -> Result<()> {
+    use crate::deploy::formation::{Formation, LogSink, Settings};
+    use crate::deploy::procfile::{Procfile, Scale};
     let webhook = HttpStub::start().delay(Duration::from_secs(5));
     let database = world.database().url();
     let redis_url = world.redis().url();
-    t.note("a webhook that takes 5 s to answer listens on $HOOK; DATABASE_URL is the demo's own database");
-    t.command("cargo run -p ex08-concurrency -- web");
-    let web = |world: &World| {
-        world
-            .process(exercise.binary(None))
-            .name("web")
-            .arg("web")
-            .env("DATABASE_URL", database.clone())
-            .env("REDIS_URL", redis_url.clone())
-            .env("WEBHOOK_URL", webhook.url("/hook"))
-            .spawn()
+    let procfile = Procfile::read(&exercise.dir.join("Procfile"))?;
+    let scratch = tempfile::tempdir()?;
+    let settings = Settings {
+        env: [
+            ("DATABASE_URL".to_string(), database.clone()),
+            ("REDIS_URL".to_string(), redis_url.clone()),
+            ("WEBHOOK_URL".to_string(), webhook.url("/hook")),
+            ("RUST_LOG".to_string(), "info".to_string()),
+        ]
+        .into(),
+        bin_dirs: vec![exercise.bin_dir.clone()],
+        cwd: scratch.path().to_path_buf(),
+        // The merged log (times, pids) stays out of the transcript: it differs on every run.
+        logs: LogSink::new(std::io::sink()),
+        grace: Duration::from_secs(5),
     };
-    let mut first = web(world);
+    t.note("a webhook that takes 5 s to answer listens on $HOOK; DATABASE_URL is the demo's own database");
+    t.command("cat exercises/08-concurrency/Procfile | grep -v '^#'");
+    t.output(&procfile_lines(&exercise.dir.join("Procfile")));
+    t.command(
+        "cargo xtask deploy --procfile exercises/08-concurrency/Procfile --scale web=1,worker=1",
+    );
+    match Scale::parse("web=1,worker=1").and_then(|scale| scale.check_against(&procfile)) {
+        Ok(()) => t.output("(it started a worker)"),
+        Err(err) => t.output(&format!("error: {err:#}")),
+    }
+    t.note("there is no other process type to scale: start the one there is");
+    t.command("cargo xtask deploy --procfile exercises/08-concurrency/Procfile --scale web=1");
+    let mut formation = Formation::start(&procfile, &Scale::parse("web=1")?, settings)?;
+    formation.wait_ready("web.1", Duration::from_secs(10))?;
+    let port = formation
+        .process("web.1")
+        .map(|process| process.port)
+        .context("web.1 is not running")?;
     t.command(&format!(
         "curl -i {} -H 'Content-Type: application/json' -d '{{\"name\":\"ada\",\"message\":\"hello\"}}'",
         url("PORT", "/notifications")
     ));
-    // The web process answers 202 and delivers in a task of its own: stop it while the webhook
-    // still holds the call, as Ctrl+C would.
-    let posted = std::thread::scope(|scope| {
-        let post = scope.spawn(|| {
-            first.post_json(
-                "/notifications",
-                &json!({"name": "ada", "message": "hello"}),
-            )
-        });
-        post.join()
-    })
-    .map_err(|_| anyhow::anyhow!("the POST failed"))?;
+    let posted = kit_harness::http::post_json(
+        &format!("http://127.0.0.1:{port}/notifications"),
+        &json!({"name": "ada", "message": "hello"}),
+    )
+    .map_err(anyhow::Error::msg)?;
     t.output(&format!(
         "HTTP/1.1 {}\n{}",
         posted.status,
         posted.body.trim_end()
     ));
     let calls = webhook.wait_for_calls(1, Duration::from_secs(5));
-    t.command("# Ctrl+C in the web process's terminal, while the webhook still holds the call");
-    first.signal(Signal::SIGINT);
-    let _ = first.wait_exit(Duration::from_secs(5));
+    t.command("# Ctrl+C for web.1 alone, while the webhook still holds the call");
+    formation.kill("web.1", Signal::SIGINT)?;
     let received = calls
         .first()
         .and_then(|call| call.json())
@@ -135,6 +151,7 @@ pub fn concurrency(world: &mut World, exercise: &Exercise, t: &mut Transcript) -
     t.output(&format!(
         "(the webhook received {received}, and never got to answer)"
     ));
+    std::thread::sleep(Duration::from_secs(1));
     t.command("psql \"$DATABASE_URL\" -c 'SELECT id, name, delivered_at, attempts FROM outbox'");
     let rows = |world: &mut World| {
         world.database().rows(
@@ -142,12 +159,13 @@ pub fn concurrency(world: &mut World, exercise: &Exercise, t: &mut Transcript) -
         )
     };
     print_rows(t, &["id", "name", "delivered_at", "attempts"], &rows(world));
-    t.note("start the web process again: nothing retries row 1, now or ever");
-    let again = web(world);
+    t.note("start a web process again: nothing retries row 1, now or ever");
+    let again = formation.start_process("web")?;
+    formation.wait_ready(&again, Duration::from_secs(10))?;
     std::thread::sleep(Duration::from_secs(2));
     t.command("psql \"$DATABASE_URL\" -c 'SELECT id, name, delivered_at, attempts FROM outbox'");
     print_rows(t, &["id", "name", "delivered_at", "attempts"], &rows(world));
-    drop(again);
+    formation.stop();
     t.command("cargo run -q -p ex08-concurrency -- worker");
     let worker = world
         .process(exercise.binary(None))
@@ -156,6 +174,16 @@ pub fn concurrency(world: &mut World, exercise: &Exercise, t: &mut Transcript) -
         .run_to_end(Duration::from_secs(5));
     t.output(&worker.stderr);
     Ok(())
+}
+
+/// A Procfile's process types, without its comments.
+fn procfile_lines(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#') && !line.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Rows as psql prints them (without its column alignment).

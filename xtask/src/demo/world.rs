@@ -94,7 +94,8 @@ pub fn server_connection() -> Result<redis::Connection> {
 }
 
 /// What the shared services hold, as far as a demo could have changed it: the databases (but the
-/// checks' own `kit_…` ones, which other runs make and drop all the time) and the rows of every
+/// per-run ones of the checks and of `cargo xtask deploy`, which other runs make and drop all the
+/// time) and the rows of every
 /// table of the shared `noticeboard` database; in Redis, the keys of database 0 (but the checks'
 /// leases) with their values, and how many keys every index holds that nobody leases.
 #[derive(Debug, PartialEq, Eq)]
@@ -120,7 +121,11 @@ impl Snapshot {
                 sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE NOT datistemplate")
                     .fetch_all(&mut connection)
                     .await?;
-            databases.retain(|name| !name.starts_with("kit_"));
+            // Per-run databases of the checks (`kit_…`, the harness) and of `cargo xtask deploy`
+            // (`deploy_…`): other runs on the same services make and drop them at any moment,
+            // and the demos make theirs with the harness, so a `kit_` one left behind would show
+            // in Postgres as a database nobody drops (and in the harness's own tests).
+            databases.retain(|name| !name.starts_with("kit_") && !name.starts_with("deploy_"));
             databases.sort();
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables \

@@ -95,6 +95,10 @@ pub fn run(
         step("finished noticeboard passes every factor's checks", || {
             finished::check(root, manifest)
         }),
+        step(
+            "cargo xtask demo N: every chapter's demo twice, same output, services as found",
+            || crate::demo::check(root, manifest),
+        ),
         step("harness and xtask tests", || {
             cargo_step(
                 root,
