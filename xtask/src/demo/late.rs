@@ -267,6 +267,15 @@ pub fn disposability(world: &mut World, exercise: &Exercise, t: &mut Transcript)
             .body,
     );
     t.command("sleep 1; kill -TERM $WORKER");
+    // One second into the delivery, as the book times it: first wait until the worker has taken
+    // the job (on a busy machine it may need longer than a second to start).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline
+        && world.database().rows("SELECT count(*)::text FROM jobs")
+            != vec![vec![Some("0".to_string())]]
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::thread::sleep(Duration::from_secs(1));
     worker.signal(Signal::SIGTERM);
     let _ = worker.wait_exit(Duration::from_secs(5));

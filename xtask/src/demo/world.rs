@@ -42,28 +42,25 @@ impl World {
         self.restores.push(Box::new(f));
     }
 
-    /// Saves `key` of Redis database 0 (value and time to live) and puts it back when the demo
-    /// ends; removes it for the demo, so the demo starts from nothing whatever was there.
-    pub fn borrow_redis_key(&mut self, key: &str) -> Result<()> {
+    /// Factor IV's exercise counts in `key` of Redis database 0, whatever it is told, and so does
+    /// every other run of it on this machine (the checks, other demos), at any moment. Restoring
+    /// a saved value would erase their counts; instead, when the demo ends, this takes back
+    /// exactly the `added` visits the demo's app made (`DECRBY`, atomic), and removes the key if
+    /// it did not exist before and nobody else counted meanwhile. Returns the value before.
+    pub fn give_back_redis_count(&mut self, key: &str, added: i64) -> Result<Option<i64>> {
         let mut redis = server_connection()?;
-        let dump: Option<Vec<u8>> = redis::cmd("DUMP").arg(key).query(&mut redis)?;
-        let ttl: i64 = redis.pttl(key)?;
-        let _: () = redis.del(key)?;
+        let before: Option<i64> = redis.get(key)?;
         let key = key.to_string();
         self.on_exit(move || {
             let Ok(mut redis) = server_connection() else {
                 return;
             };
-            let _: redis::RedisResult<()> = redis.del(&key);
-            if let Some(dump) = dump {
-                let _: redis::RedisResult<()> = redis::cmd("RESTORE")
-                    .arg(&key)
-                    .arg(ttl.max(0))
-                    .arg(dump)
-                    .query(&mut redis);
+            let left: redis::RedisResult<i64> = redis.decr(&key, added);
+            if before.is_none() && matches!(left, Ok(0)) {
+                let _: redis::RedisResult<()> = redis.del(&key);
             }
         });
-        Ok(())
+        Ok(before)
     }
 
     /// A process of the exercise, with a cleared environment and a temp directory of its own
@@ -93,6 +90,12 @@ pub fn server_connection() -> Result<redis::Connection> {
     Ok(connection)
 }
 
+/// The per-run databases of the kit's tools, which other runs on the same services (other
+/// sessions, CI) make and drop at any moment: the checks' (`kit_…`, made by the harness, as the
+/// demos' own are), `cargo xtask deploy`'s and the book's runnable demos'. Any other database a
+/// demo left behind, or removed, is a difference.
+const PER_RUN: &[&str] = &["kit_", "deploy_demo_", "book_demo_"];
+
 /// What the shared services hold, as far as a demo could have changed it: the databases (but the
 /// per-run ones of the checks and of `cargo xtask deploy`, which other runs make and drop all the
 /// time) and the rows of every
@@ -121,11 +124,7 @@ impl Snapshot {
                 sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE NOT datistemplate")
                     .fetch_all(&mut connection)
                     .await?;
-            // Per-run databases of the checks (`kit_…`, the harness) and of `cargo xtask deploy`
-            // (`deploy_…`): other runs on the same services make and drop them at any moment,
-            // and the demos make theirs with the harness, so a `kit_` one left behind would show
-            // in Postgres as a database nobody drops (and in the harness's own tests).
-            databases.retain(|name| !name.starts_with("kit_") && !name.starts_with("deploy_"));
+            databases.retain(|name| !PER_RUN.iter().any(|prefix| name.starts_with(prefix)));
             databases.sort();
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables \
@@ -149,6 +148,12 @@ impl Snapshot {
         let mut redis_keys = BTreeMap::new();
         let mut leased = Vec::new();
         for key in keys {
+            // Counted by every run of Factor IV's exercise on this machine (it hard-codes
+            // database 0): other runs change it at any moment. The IV demo gives back exactly
+            // what it counted (`World::give_back_redis_count`).
+            if key == "visits" {
+                continue;
+            }
             if let Some(index) = key.strip_prefix("kit:lease:") {
                 leased.extend(index.parse::<u32>().ok());
                 continue;
