@@ -107,7 +107,16 @@ pub fn check(root: &Path, manifest: &Manifest) -> Result<String> {
             second.get(line)
         );
     }
-    let differences = before.differences(&after);
+    let mut differences = before.differences(&after);
+    let made = world::MADE
+        .lock()
+        .map(|made| made.clone())
+        .unwrap_or_default();
+    for name in &made {
+        if kit_harness::postgres::database_exists(name) {
+            differences.push(format!("the demo's own database {name} was not dropped"));
+        }
+    }
     if !differences.is_empty() {
         bail!(
             "the demos left the shared services changed:\n  {}",
@@ -115,10 +124,11 @@ pub fn check(root: &Path, manifest: &Manifest) -> Result<String> {
         );
     }
     Ok(format!(
-        "{} demos, twice: {} lines each, the same; Postgres ({} databases, {} tables' rows) and \
-         Redis (database 0's keys, {} indexes' sizes) as before",
+        "{} demos, twice: {} lines each, the same; their {} databases dropped; Postgres ({} \
+         databases, {} tables' rows) and Redis (database 0's keys, {} indexes' sizes) as before",
         manifest.available().count(),
         first.len(),
+        made.len(),
         before.databases.len(),
         before.rows.len(),
         before.redis_sizes.len()

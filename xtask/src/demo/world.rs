@@ -29,7 +29,13 @@ impl World {
 
     /// The demo's own database (a new one, owned by a new role), made on first use.
     pub fn database(&mut self) -> &TestDatabase {
-        self.database.get_or_insert_with(TestDatabase::new)
+        self.database.get_or_insert_with(|| {
+            let database = TestDatabase::new();
+            if let Ok(mut made) = MADE.lock() {
+                made.push(database.name().to_string());
+            }
+            database
+        })
     }
 
     /// The demo's own Redis database index, leased on first use.
@@ -95,6 +101,25 @@ pub fn server_connection() -> Result<redis::Connection> {
 /// demos' own are), `cargo xtask deploy`'s and the book's runnable demos'. Any other database a
 /// demo left behind, or removed, is a difference.
 const PER_RUN: &[&str] = &["kit_", "deploy_demo_", "book_demo_"];
+
+/// Whether `name` is another live process's per-run database: the kit's tools name theirs
+/// `<what>_<pid>` or `<what>_<pid>_<n>` (`room_bench_1437`), and that process is still running.
+/// Such a database belongs to another user of the shared Postgres, made or dropped while the
+/// demos ran; the demos' own are the harness's (`kit_…`), checked apart ([`MADE`]).
+fn another_run(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('_').collect();
+    parts.iter().rev().take(2).any(|part| {
+        part.parse::<i32>().is_ok_and(|pid| {
+            // Signal 0: "does this process exist?", on Linux and macOS alike.
+            pid > 1
+                && pid as u32 != std::process::id()
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        })
+    })
+}
+
+/// Every database a demo made in this process, to check afterwards that each is gone.
+pub static MADE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// What the shared services hold, as far as a demo could have changed it: the databases (but the
 /// per-run ones of the checks and of `cargo xtask deploy`, which other runs make and drop all the
@@ -192,7 +217,13 @@ impl Snapshot {
     /// What differs between `self` (before) and `after`, in words; empty when nothing does.
     pub fn differences(&self, after: &Snapshot) -> Vec<String> {
         let mut found = Vec::new();
-        if self.databases != after.databases {
+        let ours = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .filter(|name| !another_run(name))
+                .cloned()
+                .collect()
+        };
+        if ours(&self.databases) != ours(&after.databases) {
             found.push(format!(
                 "Postgres databases: {:?} before, {:?} after",
                 self.databases, after.databases
