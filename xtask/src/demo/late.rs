@@ -244,9 +244,9 @@ pub fn disposability(world: &mut World, exercise: &Exercise, t: &mut Transcript)
     t.command("./target/debug/ex09-disposability & WEB=$!");
     let mut second = web(world);
     second.wait_ready(Some("/health"), Duration::from_secs(20));
-    t.command(&format!(
-        "WEBHOOK_URL='http://127.0.0.1:$PORT/slow?ms=10000' ./target/debug/ex09-disposability worker & WORKER=$!"
-    ));
+    t.command(
+        "WEBHOOK_URL='http://127.0.0.1:$PORT/slow?ms=10000' ./target/debug/ex09-disposability worker & WORKER=$!",
+    );
     let mut worker = world
         .process(exercise.binary(None))
         .name("worker")
