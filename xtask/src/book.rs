@@ -20,7 +20,7 @@ mod outputs;
 mod preprocessor;
 mod quality;
 mod shipped;
-mod svg;
+pub(crate) mod svg;
 mod workflow;
 
 pub use built::{check_lesson_anchors, check_links};

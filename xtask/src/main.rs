@@ -5,6 +5,8 @@
 //! error.
 
 mod book;
+mod demo;
+mod deploy;
 mod engine;
 mod gate;
 mod learner;
@@ -103,6 +105,9 @@ enum Cmd {
     /// Posts queued verdicts to the class board (started in the background by `check`).
     #[command(hide = true)]
     RoomSend,
+    /// Run a chapter's "See it break" demo, scripted, on a database and Redis index of its own
+    /// (instructors: one command per live demo).
+    Demo { factor: String },
     /// The maintainer's gate: every exercise red for its intended reason, every solution green,
     /// clippy, rustfmt, xtask's own tests, the compose file and the book.
     Verify {
@@ -133,6 +138,33 @@ enum Cmd {
         /// Then install from the pack as a learner would, offline, and run `check 1` and `book`.
         #[arg(long = "try")]
         try_it: bool,
+    },
+    /// Run the finished noticeboard as a small platform would: release phase, web and worker
+    /// processes behind HAProxy, merged logs (`--demo`: a rolling restart under load).
+    Deploy {
+        /// How many processes of each type, e.g. `web=3,worker=2` (the default).
+        #[arg(long)]
+        scale: Option<String>,
+        /// Run another app's Procfile instead of `noticeboard/Procfile`.
+        #[arg(long)]
+        procfile: Option<PathBuf>,
+        /// The load balancer's port (default: a free one).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Roll every web replica, kill a worker mid-delivery and cut Redis under load, then
+        /// print what the users saw and write a report page.
+        #[arg(long)]
+        demo: bool,
+        /// Run the demo on factor N's exercise too, side by side with the finished app
+        /// (4, 6, 8 or 9).
+        #[arg(long = "break", value_name = "N")]
+        break_factor: Option<String>,
+        /// The demo's short version (what `verify` runs).
+        #[arg(long)]
+        short: bool,
+        /// Record the table and chart into the book (book/src/deploy-it/).
+        #[arg(long)]
+        book: bool,
     },
     /// Measure build cost and the edit→verdict time of `check 6`.
     Bench {
@@ -427,6 +459,7 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             ),
         },
         Cmd::RoomSend => room::post::send_outbox(&root),
+        Cmd::Demo { factor } => demo::run(&root, available(&manifest, &factor)?, out),
         Cmd::Verify {
             repeat,
             bless,
@@ -443,6 +476,28 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
         ),
         Cmd::Book { open, serve } => book::run(&root, open, serve, out),
         Cmd::Pack { dir, try_it } => learner::pack::run(&root, &dir, try_it, out),
+        Cmd::Deploy {
+            scale,
+            procfile,
+            port,
+            demo,
+            break_factor,
+            short,
+            book,
+        } => deploy::run(
+            &root,
+            &manifest,
+            deploy::Options {
+                scale,
+                procfile,
+                port,
+                demo,
+                break_factor,
+                short,
+                book,
+            },
+            out,
+        ),
         Cmd::Bench { runs, skip_cold } => bench::run(&root, runs, skip_cold, out),
         Cmd::BookPreprocessor { .. } => unreachable!("handled above"),
     }

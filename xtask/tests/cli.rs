@@ -605,3 +605,150 @@ fn dirs_mdbook() -> Option<PathBuf> {
     let mdbook = cache.join("twelve-factor-rust/tools/bin/mdbook");
     mdbook.is_file().then_some(mdbook)
 }
+
+/// The processes whose working folder is inside `dir` (the platform runs its formation there).
+fn processes_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
+            continue;
+        };
+        if cwd.starts_with(dir) {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            found.push(format!(
+                "{} {}",
+                entry.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            ));
+        }
+    }
+    found
+}
+
+/// A Procfile whose web process is a tiny Python server (200 on every GET, exit 0 on SIGTERM), so
+/// the platform can be tested without building an app.
+fn platform_sandbox(release: &str, web: &str) -> TempDir {
+    let kit = sandbox();
+    let app = kit.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("web.py"),
+        "import http.server, os, signal, sys\n\
+         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n\
+         class Ok(http.server.BaseHTTPRequestHandler):\n    \
+             def do_GET(self):\n        \
+                 self.send_response(200); self.end_headers(); self.wfile.write(b'ok')\n    \
+             def log_message(self, *args):\n        \
+                 print('served', self.path, flush=True)\n\
+         http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), Ok).serve_forever()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("Procfile"),
+        format!(
+            "web: {web}\nworker: sleep 600\nrelease: {release}\n",
+            web = web.replace("WEB_PY", &app.join("web.py").display().to_string())
+        ),
+    )
+    .unwrap();
+    kit
+}
+
+/// `cargo xtask deploy`: the release phase, then the formation behind HAProxy with every line
+/// prefixed by its process; SIGINT (Ctrl-C) stops every process and leaves nothing running.
+#[test]
+fn deploy_runs_the_formation_and_ctrl_c_leaves_nothing_running() {
+    use std::io::{BufRead, BufReader};
+    let kit = platform_sandbox("echo migrated", "python3 -u WEB_PY");
+    let mut child = xtask(kit.path())
+        .args(["deploy", "--procfile", "app/Procfile", "--scale", "web=2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let url = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("deploy ended before it was up: {seen:#?}");
+        };
+        seen.push(line.clone());
+        if let Some((_, rest)) = line.split_once("is up: ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    assert!(
+        seen.iter().any(|line| line.contains("release  | migrated")),
+        "the release phase ran first, its output prefixed: {seen:#?}"
+    );
+    let port: u16 = url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut answer = String::new();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(&mut stream, b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.0 200"),
+        "through HAProxy: {answer}"
+    );
+    assert!(
+        processes_under(kit.path()).len() >= 3,
+        "web.1, web.2 and worker.1 run"
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|line| line.contains("web.1: exit 0")),
+        "{status}: {rest:#?}"
+    );
+    assert!(
+        rest.iter()
+            .any(|line| line.contains("worker.1: killed by SIGTERM")),
+        "{rest:#?}"
+    );
+    assert_eq!(processes_under(kit.path()), Vec::<String>::new());
+}
+
+/// A step that fails (a web process that never gets ready) stops what was started, says why, and
+/// leaves nothing running; a failed release phase starts nothing.
+#[test]
+fn deploy_after_a_failed_step_leaves_nothing_running() {
+    let kit = platform_sandbox("echo migrated", "echo 'cannot bind' && exit 3");
+    let output = xtask(kit.path())
+        .args(["deploy", "--procfile", "app/Procfile"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("web.1 exited before it was ready (exit 3)")
+            && stderr.contains("cannot bind"),
+        "{stderr}"
+    );
+    assert_eq!(processes_under(kit.path()), Vec::<String>::new());
+
+    let kit = platform_sandbox("echo 'no database' && exit 2", "python3 -u WEB_PY");
+    let output = xtask(kit.path())
+        .args(["deploy", "--procfile", "app/Procfile"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the release phase") && stderr.contains("exit 2"),
+        "{stderr}"
+    );
+    assert_eq!(processes_under(kit.path()), Vec::<String>::new());
+}

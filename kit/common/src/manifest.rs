@@ -10,6 +10,21 @@ use std::path::{Path, PathBuf};
 pub struct Manifest {
     #[serde(rename = "factor")]
     pub factors: Vec<Factor>,
+    /// Workshop sessions that are not a factor (the closing deploy demo), for the agendas.
+    #[serde(rename = "session", default)]
+    pub sessions: Vec<Session>,
+}
+
+/// A session of the workshop that is not a factor's: how the agendas name it, its minutes and
+/// its chapter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    /// The word an `{{#agenda …}}` uses for it, e.g. `deploy-demo`.
+    pub name: String,
+    pub title: String,
+    pub minutes: u32,
+    pub chapter: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +125,11 @@ impl Manifest {
                     || wanted == factor.dir_name()
             })
             .ok_or_else(|| UnknownFactor(query.to_string()))
+    }
+
+    /// The session an agenda names (`deploy-demo`), if it is not a factor.
+    pub fn session(&self, name: &str) -> Option<&Session> {
+        self.sessions.iter().find(|session| session.name == name)
     }
 
     pub fn available(&self) -> impl Iterator<Item = &Factor> {

@@ -73,6 +73,21 @@ pub struct AppBuilder {
     port: Option<u16>,
 }
 
+/// What a platform attaches to every process of a whole app (`KIT_APP_ENV`: `KEY=value` lines),
+/// before the test's own settings, which win (`env`, `env_remove`).
+///
+/// Set only by `cargo xtask verify`'s finished-app step, which judges the finished noticeboard with
+/// every factor's checks: that app needs Postgres and Redis wherever it runs, while each factor's
+/// checks give it only what their snapshot uses. Unset for exercises and solutions.
+fn attached_env() -> Vec<(String, String)> {
+    std::env::var("KIT_APP_ENV")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
 /// A one-off process that ran to its end (see [`AppBuilder::run_to_end`]).
 #[derive(Debug)]
 pub struct Finished {
@@ -90,16 +105,18 @@ impl AppBuilder {
         let name = binary
             .file_name()
             .map_or_else(|| "app".into(), |name| name.to_string_lossy().into_owned());
+        // RUST_BACKTRACE=1, as many Rust developers export it: a fatal start-up error must still
+        // be one clear line, never a backtrace (a test may remove it).
+        let mut env = BTreeMap::from([
+            ("PATH".into(), MINIMAL_PATH.into()),
+            ("RUST_BACKTRACE".into(), "1".into()),
+        ]);
+        env.extend(attached_env());
         AppBuilder {
             binary,
             name,
             args: Vec::new(),
-            // RUST_BACKTRACE=1, as many Rust developers export it: a fatal start-up error must still
-            // be one clear line, never a backtrace (a test may remove it).
-            env: BTreeMap::from([
-                ("PATH".into(), MINIMAL_PATH.into()),
-                ("RUST_BACKTRACE".into(), "1".into()),
-            ]),
+            env,
             secrets: Vec::new(),
             cwd: None,
             files: Vec::new(),

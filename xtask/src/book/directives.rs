@@ -128,7 +128,8 @@ mod tests {
     }
 }
 
-/// `{{#minutes N}}`, anywhere in a line: the factor's `minutes` from factors.toml.
+/// `{{#minutes N}}`, anywhere in a line: the `minutes` of factor N (or of the session named N,
+/// e.g. `deploy-demo`) from factors.toml.
 pub fn expand_minutes(line: &str, manifest: &Manifest) -> Result<String> {
     const OPEN: &str = "{{#minutes ";
     let mut out = String::with_capacity(line.len());
@@ -139,7 +140,12 @@ pub fn expand_minutes(line: &str, manifest: &Manifest) -> Result<String> {
         let end = after
             .find("}}")
             .with_context(|| format!("unclosed {{{{#minutes …}}}} in: {}", line.trim()))?;
-        out.push_str(&manifest.find(after[..end].trim())?.minutes.to_string());
+        let name = after[..end].trim();
+        let minutes = match manifest.session(name) {
+            Some(session) => session.minutes,
+            None => manifest.find(name)?.minutes,
+        };
+        out.push_str(&minutes.to_string());
         rest = &after[end + 2..];
     }
     out.push_str(rest);
@@ -203,6 +209,13 @@ pub fn agenda(spec: &str, manifest: &Manifest) -> Result<String> {
     for word in words {
         if let Some((_, minutes, what)) = SLOTS.iter().find(|(name, ..)| *name == word) {
             rows.push((*minutes, (*what).to_string()));
+            continue;
+        }
+        if let Some(session) = manifest.session(word) {
+            rows.push((
+                session.minutes,
+                format!("[{}]({})", session.title, session.chapter),
+            ));
             continue;
         }
         // `2:demo-plus-homework`: the factor, then how the session runs, dashes read as spaces.

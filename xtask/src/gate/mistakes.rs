@@ -206,10 +206,7 @@ fn build_copy(root: &Path, factor: &Factor, package: &str, copy: &Path) -> Resul
         }
     }
     Ok(CopyBuild {
-        judged: Judged {
-            package: package.to_string(),
-            manifest_dir: copy.to_path_buf(),
-        },
+        judged: Judged::package(package.to_string(), copy.to_path_buf()),
         _products: products,
     })
 }

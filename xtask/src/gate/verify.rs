@@ -14,8 +14,8 @@ use crate::engine::testrun::{self, Outcome};
 use crate::engine::{services, tools};
 use crate::gate::runner::{self, Lane, Step, repeated, step};
 use crate::gate::{
-    budget, compose, conventions, devcontainer, integrity, kept_checks, layout, lesson_records,
-    lockfile, memo, mistakes, snapshots, workflows,
+    budget, compose, conventions, deploy_files, devcontainer, finished, integrity, kept_checks,
+    layout, lesson_records, lockfile, memo, mistakes, snapshots, workflows,
 };
 use crate::learner::check;
 use crate::{Verdict, book};
@@ -61,6 +61,7 @@ pub fn run(
         let lane = Lane::Factors(factor.number % FACTOR_LANES);
         steps.extend(factor_steps(root, manifest, factor, lane, repeat, bless));
     }
+    steps.extend(deploy_steps(root, manifest));
     steps.extend(tool_steps(root, manifest, &book_build));
     if let Some(only) = &only {
         let selected = |step: &Step| step.name.contains(only.as_str());
@@ -159,6 +160,32 @@ fn factor_steps<'a>(
             format!("mistakes over solution {name} are caught, each by its check"),
             move || mistakes::all_caught(root, factor, repeat),
         ),
+    ]
+}
+
+/// Issue 15's steps: the finished noticeboard judged by every factor's checks, every chapter's
+/// demo, the deploy files and the short deploy demo. They start apps and use the services like
+/// the factors' checks, so they run in the factors' lanes, one lane each for the two slow ones.
+fn deploy_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
+    vec![
+        step(
+            Lane::Factors(0),
+            "finished noticeboard passes every factor's checks",
+            || finished::check(root, manifest),
+        ),
+        step(
+            Lane::Factors(1),
+            "cargo xtask demo N: every chapter's demo twice, same output, services as found",
+            || crate::demo::check(root, manifest),
+        ),
+        step(
+            Lane::Factors(1),
+            "deploy/: Dockerfile, compose and Kubernetes manifests (offline)",
+            || deploy_files::check(root),
+        ),
+        step(Lane::Factors(0), "deploy demo (short)", || {
+            crate::gate::deploy_demo::check(root, manifest)
+        }),
     ]
 }
 

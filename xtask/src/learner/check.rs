@@ -161,10 +161,10 @@ pub fn build(
     match testrun::build_app(root, &package, &factor.build_env)? {
         Build::Failed { errors } => Ok(Err((package, errors))),
         Build::Built { warnings, .. } => Ok(Ok(Built {
-            judged: Some(testrun::Judged {
-                package: package.clone(),
-                manifest_dir: root.join(&factor.solution),
-            }),
+            judged: Some(testrun::Judged::package(
+                package.clone(),
+                root.join(&factor.solution),
+            )),
             package,
             executables,
             warnings,

@@ -1,0 +1,341 @@
+//! What a demo run measured, and the one table that shows it (side by side for `--break N`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// Something the demo did to the formation, at a moment of the run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    /// Seconds since the load started.
+    pub at: f64,
+    /// `restart`, `kill` or `cut` (the chart's marker colour).
+    pub kind: String,
+    /// `web.1 → web.4`, `SIGKILL worker.1`, `Redis cut`.
+    pub label: String,
+}
+
+/// One second of traffic, as the load balancer logged it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Second {
+    pub requests: u64,
+    pub failed: u64,
+    pub p99_ms: u64,
+}
+
+/// Throughput and p99 of one address under an unlimited burst.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Burst {
+    pub rate: f64,
+    pub p99_ms: f64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Outcome {
+    /// `the finished noticeboard`, `exercise IX (Disposability)`.
+    pub app: String,
+    pub factor: Option<u8>,
+    /// When it ran (seconds since the Unix epoch), to say how old a recorded run is.
+    pub when: u64,
+    pub seconds: f64,
+    pub sent: u64,
+    pub failed: u64,
+    /// What the failures were (`503`, `connection closed …`), with counts.
+    pub failures: Vec<(String, u64)>,
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+    /// `GET /` answered 2xx, and the count the app reports afterwards (`GET /visits` through
+    /// the load balancer).
+    pub homepage_answered: Option<u64>,
+    pub visits_counted: Option<u64>,
+    /// The count each replica reports when asked directly.
+    pub visits_by_replica: Vec<(String, u64)>,
+    /// Sessions made through the load balancer, checked on every replica: (checks, accepted).
+    pub sessions_checked: Option<(u64, u64)>,
+    pub notifications_accepted: Option<u64>,
+    pub notifications_delivered: Option<u64>,
+    pub notifications_twice: Option<u64>,
+    /// Each replaced or killed process and how it ended.
+    pub exits: Vec<(String, String)>,
+    /// Requests that failed while Redis was cut (the load balancer's log): a twelve-factor app
+    /// answers `503` at once then, and says so in its log (Factor IV).
+    pub failed_during_cut: u64,
+    /// Requests that failed in the last seconds of the load, well after the Redis cut ended.
+    pub failed_after_recovery: u64,
+    pub events: Vec<Event>,
+    pub per_second: Vec<Second>,
+    /// Unlimited bursts of `GET`: through the load balancer, and to one replica directly.
+    pub through_balancer: Option<Burst>,
+    pub direct: Option<Burst>,
+}
+
+impl Outcome {
+    /// The processes the demo killed on purpose (their exit is SIGKILL by design).
+    fn killed(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|event| event.label.strip_prefix("SIGKILL ").map(str::to_string))
+            .collect()
+    }
+
+    /// Failed requests outside the Redis cut: restarts, kills, anything else.
+    pub fn failed_elsewhere(&self) -> u64 {
+        self.failed.saturating_sub(self.failed_during_cut)
+    }
+
+    /// What a twelve-factor app must not show under the demo; empty when it kept every promise.
+    ///
+    /// While Redis is cut, the requests that need it fail: Factor IV asks for a quick `503`, not a
+    /// hang and not a crash, and for recovery without a restart; so those count apart, and none
+    /// may fail once Redis is back.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.failed_elsewhere() > 0 {
+            problems.push(format!(
+                "{} of {} requests failed outside the Redis cut",
+                self.failed_elsewhere(),
+                self.sent
+            ));
+        }
+        if self.failed_after_recovery > 0 {
+            problems.push(format!(
+                "{} requests still failed after Redis was back",
+                self.failed_after_recovery
+            ));
+        }
+        if let (Some(counted), Some(answered)) = (self.visits_counted, self.homepage_answered)
+            && counted != answered
+        {
+            problems.push(format!(
+                "{counted} visits counted for {answered} homepage requests answered"
+            ));
+        }
+        if let Some((checked, accepted)) = self.sessions_checked
+            && accepted < checked
+        {
+            problems.push(format!(
+                "only {accepted} of {checked} session checks on another replica succeeded"
+            ));
+        }
+        if let Some(lost) = self.notifications_lost()
+            && lost > 0
+        {
+            problems.push(format!(
+                "{lost} accepted notifications were never delivered"
+            ));
+        }
+        if let Some(twice) = self.notifications_twice
+            && twice > 1
+        {
+            problems.push(format!(
+                "{twice} notifications delivered twice (only the one in flight at the kill may be)"
+            ));
+        }
+        let killed = self.killed();
+        for (name, exit) in &self.exits {
+            if !killed.contains(name) && exit != "exit 0" {
+                problems.push(format!(
+                    "{name} ended with {exit} after SIGTERM, not exit 0"
+                ));
+            }
+        }
+        problems
+    }
+
+    /// For `--break N`: the failure factor N's chapter predicts, with its numbers, if this run
+    /// showed it.
+    pub fn predicted_failure(&self, factor: u8) -> Result<String, String> {
+        let lost = self.notifications_lost().unwrap_or(0);
+        let bad_exits: Vec<String> = self
+            .exits
+            .iter()
+            .filter(|(name, exit)| !self.killed().contains(name) && exit != "exit 0")
+            .map(|(name, exit)| format!("{name} {exit}"))
+            .collect();
+        match factor {
+            4 if self.failed_after_recovery > 0 => Ok(format!(
+                "{} requests still failed after Redis was back: the app never reconnects",
+                self.failed_after_recovery
+            )),
+            6 => {
+                let counts: std::collections::BTreeSet<u64> = self
+                    .visits_by_replica
+                    .iter()
+                    .map(|(_, count)| *count)
+                    .collect();
+                let sessions = self.sessions_checked.unwrap_or((0, 0));
+                if counts.len() > 1 || sessions.1 < sessions.0 {
+                    Ok(format!(
+                        "the replicas disagree on the visits ({}) and only {} of {} sessions                          were valid on another replica",
+                        self.visits_by_replica
+                            .iter()
+                            .map(|(name, count)| format!("{name}: {count}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        sessions.1,
+                        sessions.0
+                    ))
+                } else {
+                    Err("the replicas agreed on visits and sessions".into())
+                }
+            }
+            8 if lost > 0 => Ok(format!(
+                "{lost} accepted notifications were never delivered: they died with the web                  process that was sending them"
+            )),
+            9 if self.failed_elsewhere() > 0 && !bad_exits.is_empty() => Ok(format!(
+                "{} requests failed across the restarts; the old processes: {}",
+                self.failed_elsewhere(),
+                bad_exits.join(", ")
+            )),
+            4 => Err("every request succeeded again once Redis was back".into()),
+            8 => Err("no accepted notification was lost".into()),
+            9 => Err(format!(
+                "{} requests failed and {} old processes ended badly",
+                self.failed_elsewhere(),
+                bad_exits.len()
+            )),
+            _ => Err(format!("the demo predicts nothing for factor {factor}")),
+        }
+    }
+
+    pub fn notifications_lost(&self) -> Option<u64> {
+        Some(
+            self.notifications_accepted?
+                .saturating_sub(self.notifications_delivered?),
+        )
+    }
+
+    /// The rows of the table: a label and this run's value.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let or_dash = |value: Option<String>| value.unwrap_or_else(|| "—".into());
+        let rate = if self.seconds > 0.0 {
+            self.sent as f64 / self.seconds
+        } else {
+            0.0
+        };
+        let mut rows = vec![
+            ("requests sent", format!("{} ({rate:.0}/s)", self.sent)),
+            ("failed (non-2xx or no answer)", self.failed.to_string()),
+            (
+                "  failed after Redis was back",
+                self.failed_after_recovery.to_string(),
+            ),
+            (
+                "latency p50 / p99",
+                format!("{} ms / {} ms", self.p50_ms, self.p99_ms),
+            ),
+            (
+                "visits counted / homepage answered",
+                or_dash(
+                    self.visits_counted
+                        .zip(self.homepage_answered)
+                        .map(|(counted, answered)| format!("{counted} / {answered}")),
+                ),
+            ),
+            (
+                "  each replica's count",
+                if self.visits_by_replica.is_empty() {
+                    "—".into()
+                } else {
+                    self.visits_by_replica
+                        .iter()
+                        .map(|(_, count)| count.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" · ")
+                },
+            ),
+            (
+                "sessions valid on another replica",
+                or_dash(
+                    self.sessions_checked
+                        .map(|(checked, accepted)| format!("{accepted} / {checked}")),
+                ),
+            ),
+            (
+                "notifications accepted / delivered",
+                or_dash(
+                    self.notifications_accepted
+                        .zip(self.notifications_delivered)
+                        .map(|(accepted, delivered)| format!("{accepted} / {delivered}")),
+                ),
+            ),
+            (
+                "  lost / delivered twice",
+                or_dash(
+                    self.notifications_lost()
+                        .zip(self.notifications_twice)
+                        .map(|(lost, twice)| format!("{lost} / {twice}")),
+                ),
+            ),
+        ];
+        let exits = if self.exits.is_empty() {
+            "—".into()
+        } else {
+            self.exits
+                .iter()
+                .map(|(name, exit)| format!("{name}: {exit}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        rows.push(("old processes' exits", exits));
+        rows
+    }
+}
+
+/// The table, one column per run (the finished app first), as plain text for the terminal.
+pub fn text_table(runs: &[&Outcome]) -> String {
+    let rows: Vec<Vec<(&str, String)>> = runs.iter().map(|run| run.rows()).collect();
+    let label_width = rows[0]
+        .iter()
+        .map(|(label, _)| label.len())
+        .max()
+        .unwrap_or(0);
+    let widths: Vec<usize> = runs
+        .iter()
+        .zip(&rows)
+        .map(|(run, rows)| {
+            rows.iter()
+                .map(|(_, value)| value.chars().count())
+                .chain([run.app.chars().count()])
+                .max()
+                .unwrap_or(0)
+                .min(48)
+        })
+        .collect();
+    let mut table = format!("{:label_width$}", "");
+    for (run, width) in runs.iter().zip(&widths) {
+        let _ = write!(table, "  {:<width$}", run.app);
+    }
+    table.push('\n');
+    for (index, (label, _)) in rows[0].iter().enumerate() {
+        let _ = write!(table, "{label:label_width$}");
+        for (run_rows, width) in rows.iter().zip(&widths) {
+            let _ = write!(table, "  {:<width$}", run_rows[index].1);
+        }
+        table.push('\n');
+    }
+    table
+}
+
+/// The same table in Markdown, for the book.
+pub fn markdown_table(runs: &[&Outcome]) -> String {
+    let rows: Vec<Vec<(&str, String)>> = runs.iter().map(|run| run.rows()).collect();
+    let mut table = String::from("| |");
+    for run in runs {
+        let _ = write!(table, " {} |", run.app);
+    }
+    table.push_str("\n|---|");
+    for _ in runs {
+        table.push_str("---|");
+    }
+    table.push('\n');
+    for (index, (label, _)) in rows[0].iter().enumerate() {
+        let label = label.trim_start();
+        let _ = write!(table, "| {label} |");
+        for run_rows in &rows {
+            let _ = write!(table, " {} |", run_rows[index].1.replace('|', "\\|"));
+        }
+        table.push('\n');
+    }
+    table
+}

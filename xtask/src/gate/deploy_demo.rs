@@ -1,0 +1,42 @@
+//! `verify`'s deploy step: a short run of the deploy demo (`cargo xtask deploy --demo --short`)
+//! on the finished noticeboard, which must drop no request and lose no notification, then on
+//! Factor IX's exercise, which must still fail the way its chapter predicts (requests failing on
+//! every restart). About 45 s on two cores.
+
+use crate::deploy::{self, apps, demo};
+use crate::engine::manifest::Manifest;
+use crate::engine::tools;
+use anyhow::{Result, bail};
+use std::path::Path;
+
+/// The factor whose exercise the step breaks (the closing session's first example).
+const BREAK: &str = "9";
+
+pub fn check(root: &Path, manifest: &Manifest) -> Result<String> {
+    let haproxy = tools::haproxy()?;
+    let timing = demo::Timing::gate();
+    let quiet = &mut std::io::sink();
+    let finished = deploy::demo_run(root, &apps::finished(root)?, &haproxy, &timing, None, quiet)?;
+    let problems = finished.problems();
+    if !problems.is_empty() {
+        bail!(
+            "the finished noticeboard under the deploy demo: {} (report: cargo xtask deploy --demo)",
+            problems.join("; ")
+        );
+    }
+    let exercise = apps::exercise(root, manifest, BREAK)?;
+    let broken = deploy::demo_run(root, &exercise, &haproxy, &timing, None, quiet)?;
+    let shown = match broken.predicted_failure(exercise.factor.unwrap_or_default()) {
+        Ok(shown) => shown,
+        Err(missing) => bail!(
+            "--break {BREAK}: {} no longer shows the failure the chapter predicts ({missing})",
+            exercise.label
+        ),
+    };
+    Ok(format!(
+        "finished app: {} requests ({:.0}/s), 0 failed, {} notifications, 0 lost; --break {BREAK}: {shown}",
+        finished.sent,
+        finished.sent as f64 / finished.seconds.max(1.0),
+        finished.notifications_accepted.unwrap_or(0)
+    ))
+}

@@ -1,0 +1,635 @@
+//! `verify`'s finished-app step: every factor's checks, judging the finished noticeboard.
+//!
+//! The checks of a factor are compiled once, with its exercise, and judge any app xtask points them
+//! at (`KIT_APP_PACKAGE`, `KIT_APP_BIN_DIR`, `KIT_APP_MANIFEST_DIR`: how `verify` judges the
+//! solutions). Here they judge `noticeboard/`, the app with all twelve factors applied, the way a
+//! platform runs it:
+//!
+//! - **Attached resources.** Each snapshot needs only some backing services, and its checks give
+//!   the app only those; the finished app needs Postgres and Redis wherever it runs, and a release
+//!   id. So every check runs with a Postgres database of its own (migrated, holding three
+//!   notifications) and a Redis database index of its own, handed to every process it starts
+//!   through `KIT_APP_ENV` (`kit_harness::app`). A check's own settings win: a check that gives the
+//!   app a fresh database or Redis is judged on those.
+//! - **The release phase.** Factors III, VIII, IX and X give each process an empty database and
+//!   expect the app to create its tables; the finished app leaves that to `migrate` (Factor XII). For
+//!   those factors the judged `noticeboard` is a launcher that runs `migrate` first, as a platform's
+//!   release phase does, then `exec`s the real binary (same process, same pid, same signals).
+//! - **Binary names.** The checks name admin binaries `<package>-migrate`; the finished app's are
+//!   `migrate` and `reset-visits`, the names a Procfile and a Kubernetes Job run. The judged folder
+//!   links one name to the other.
+//! - **Factor I's package.** Factor I's checks run every binary of the package as a web deploy;
+//!   the finished package also builds the admin processes Factor XII adds, which are no deploy of
+//!   their own. Its checks judge a view of the package that declares the app binary only
+//!   (`target/finished/view/`, inside the repository so git still answers), and this step checks
+//!   the package itself: exactly the app and the two admin binaries.
+//!
+//! Where two factors' contracts disagree, the finished app follows one of them, and the checks of
+//! the other fail on it: [`EXPECTED_FAILURES`] lists each with the reason, and the step fails if one
+//! of them starts passing (the table is then out of date) or if any other check fails. The
+//! "fails fast naming the variable" checks cannot fail here (the platform attaches every
+//! variable); [`fails_fast`] judges the same rule directly.
+
+use crate::engine::manifest::{Factor, Manifest};
+use crate::engine::testrun::{self, Build, Judged, Outcome};
+use anyhow::{Context, Result, bail, ensure};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The finished app's package and folder.
+pub const PACKAGE: &str = "noticeboard";
+
+/// How many checks run at once (each with its own database and Redis index).
+const PARALLEL: usize = 8;
+
+/// Checks that fail on the finished app because it follows another factor's contract: (factor,
+/// check, why). Each must fail; any other check must pass. Each line names the snapshot change
+/// that would make the two contracts agree (the report of issue 15 lists them for the checks).
+pub const EXPECTED_FAILURES: &[(u8, &str, &str)] = &[
+    (
+        1,
+        "the_same_binary_runs_as_staging_and_as_production",
+        "the banner is NOTICEBOARD_BANNER (Factor V's name); Factor I's snapshot calls it BANNER",
+    ),
+    (
+        1,
+        "a_new_deploy_needs_config_not_code",
+        "the banner is NOTICEBOARD_BANNER (Factor V's name); Factor I's snapshot calls it BANNER",
+    ),
+    (
+        1,
+        "a_bug_fixed_once_is_fixed_in_every_deploy",
+        "POST /notifications answers 202 (Factor VIII: delivery comes later); I expects 201",
+    ),
+    (
+        2,
+        "notifications_reach_the_webhook_without_a_system_curl",
+        "a worker delivers to the webhook (Factor VIII); Factor II's web process calls it itself",
+    ),
+    (
+        2,
+        "the_app_makes_the_webhook_call_itself",
+        "a worker delivers to the webhook (Factor VIII); Factor II's web process calls it itself",
+    ),
+    (
+        2,
+        "stops_at_once_naming_webhook_url_when_it_is_unset",
+        "only the worker needs WEBHOOK_URL (Factor VIII); `fails_fast` checks that it names it",
+    ),
+    (
+        3,
+        "new_notifications_are_stored_in_the_database_in_database_url",
+        "POST /notifications answers 202 (Factor VIII: delivery comes later); III expects 201",
+    ),
+    (
+        5,
+        "serves_from_a_copy_with_the_checkout_out_of_reach",
+        "GET / counts visits (IV, VI, VII, XII), so two homepages differ; V expects equal pages",
+    ),
+    (
+        10,
+        "production_follows_the_contract",
+        "POST /notifications answers 202 (Factor VIII: delivery comes later); X expects 201",
+    ),
+    (
+        10,
+        "development_stores_notifications_in_postgres",
+        "POST /notifications answers 202 (Factor VIII: delivery comes later); X expects 201",
+    ),
+    (
+        12,
+        "the_web_process_counts_visits_in_postgres",
+        "the visit count lives in Redis (IV, VI); Factor XII's snapshot keeps it in Postgres",
+    ),
+    (
+        12,
+        "migrate_creates_the_schema_and_records_it",
+        "the visit count lives in Redis (IV, VI), so `migrate` creates no `visits` table",
+    ),
+    (
+        12,
+        "reset_visits_sets_the_count_to_zero_and_says_so",
+        "the visit count lives in Redis (IV, VI); the check reads SUM(count) FROM visits",
+    ),
+    (
+        12,
+        "the_web_process_does_not_migrate",
+        "the visit count lives in Redis (IV, VI), so GET / answers before `migrate` has run",
+    ),
+];
+
+/// Checks about one missing variable: the platform attaches everything but that one, so the
+/// check sees the app without it, as the factor's snapshot is run. (factor, check, variable).
+const WITHHELD: &[(u8, &str, &str)] = &[
+    (
+        3,
+        "stops_at_once_naming_database_url_when_it_is_unset",
+        "DATABASE_URL",
+    ),
+    (
+        3,
+        "a_dotenv_file_fills_in_what_the_environment_lacks",
+        "DATABASE_URL",
+    ),
+    (
+        4,
+        "without_redis_url_the_app_stops_and_names_it",
+        "REDIS_URL",
+    ),
+    (
+        5,
+        "stops_at_once_naming_release_id_when_it_is_unset",
+        "RELEASE_ID",
+    ),
+    (
+        10,
+        "development_without_database_url_refuses_to_start",
+        "DATABASE_URL",
+    ),
+];
+
+/// The factors whose checks give each process an empty database of their own and expect the app
+/// to work on it: the launcher runs the release phase (`migrate`) first.
+const RELEASE_PHASE: &[u8] = &[3, 8, 9, 10];
+
+pub fn check(root: &Path, manifest: &Manifest) -> Result<String> {
+    let binaries = build(root, manifest)?;
+    package_builds_the_app_and_its_admin_processes(root)?;
+    let fail_fast = fails_fast(&binaries)?;
+    let folders = Folders::create(root, &binaries)?;
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    let (mut passed, mut total) = (0, 0);
+    for factor in manifest.available() {
+        let outcomes = run_factor(root, factor, &folders)?;
+        let judged = judge(factor, &outcomes);
+        passed += judged.passed;
+        total += outcomes.len();
+        lines.push(judged.line);
+        problems.extend(judged.problems);
+    }
+    if !problems.is_empty() {
+        bail!("{}\n{}", lines.join("\n"), problems.join("\n"));
+    }
+    Ok(format!(
+        "{passed} of {total} checks pass, {} fail as EXPECTED_FAILURES says; {fail_fast}\n{}",
+        total - passed,
+        lines.join("\n")
+    ))
+}
+
+/// The finished app's binaries, built as `check` builds a solution (with every factor's
+/// `build_env`: Factor V's canary must not end up in the binary).
+struct Binaries {
+    web: PathBuf,
+    migrate: PathBuf,
+    reset_visits: PathBuf,
+}
+
+fn build(root: &Path, manifest: &Manifest) -> Result<Binaries> {
+    let mut build_env = BTreeMap::new();
+    for factor in manifest.available() {
+        build_env.extend(factor.build_env.clone());
+    }
+    match testrun::build_app(root, PACKAGE, &build_env)? {
+        Build::Failed { errors } => bail!("{PACKAGE} does not compile:\n{}", errors.join("\n")),
+        Build::Built { warnings, .. } => ensure!(
+            warnings.is_empty(),
+            "{PACKAGE} compiles with warnings:\n{}",
+            warnings.join("\n")
+        ),
+    }
+    let dir = root.join("target/debug");
+    Ok(Binaries {
+        web: dir.join("noticeboard"),
+        migrate: dir.join("migrate"),
+        reset_visits: dir.join("reset-visits"),
+    })
+}
+
+/// Factor I, on the package itself: one app binary, plus the admin processes of Factor XII, and
+/// nothing else (no copy of the app per deploy).
+fn package_builds_the_app_and_its_admin_processes(root: &Path) -> Result<()> {
+    let output = testrun::cargo_command()
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .current_dir(root)
+        .output()?;
+    ensure!(output.status.success(), "cargo metadata failed");
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let package = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|package| package["name"] == PACKAGE)
+        .context("cargo metadata does not list the noticeboard package")?;
+    let mut binaries: Vec<&str> = package["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|target| {
+            target["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bin"))
+        })
+        .filter_map(|target| target["name"].as_str())
+        .collect();
+    binaries.sort_unstable();
+    ensure!(
+        binaries == ["migrate", "noticeboard", "reset-visits"],
+        "Factor I: the noticeboard package must build one app binary (`noticeboard`) and the admin \
+         processes of Factor XII (`migrate`, `reset-visits`), nothing else; Cargo lists {binaries:?}"
+    );
+    Ok(())
+}
+
+/// Factor III's "fail fast": each process, given everything it needs but one required variable,
+/// stops within 2 s with a failure status and one line on stderr naming the variable, and prints no
+/// secret. (The factors' own checks of this cannot fail here: the platform attaches every variable.)
+fn fails_fast(binaries: &Binaries) -> Result<String> {
+    const SECRET: &str = "s3cr3t-finished-step";
+    let database = format!("postgres://ada:{SECRET}@127.0.0.1:1/noticeboard");
+    let redis = format!("redis://ada:{SECRET}@127.0.0.1:1/3");
+    let cases: [(&Path, &[&str], &[&str]); 5] = [
+        (
+            &binaries.web,
+            &["web"],
+            &["DATABASE_URL", "REDIS_URL", "RELEASE_ID"],
+        ),
+        (
+            &binaries.web,
+            &["worker"],
+            &["DATABASE_URL", "WEBHOOK_URL", "RELEASE_ID"],
+        ),
+        (&binaries.migrate, &[], &["DATABASE_URL"]),
+        (&binaries.reset_visits, &[], &["REDIS_URL"]),
+        (&binaries.web, &["web"], &["PORT"]),
+    ];
+    let mut count = 0;
+    for (binary, args, required) in cases {
+        for missing in required {
+            let mut env = BTreeMap::from([
+                ("DATABASE_URL", database.as_str()),
+                ("REDIS_URL", redis.as_str()),
+                ("RELEASE_ID", "v1"),
+                ("WEBHOOK_URL", "http://127.0.0.1:1/hook"),
+                ("PATH", "/usr/bin:/bin"),
+                ("RUST_BACKTRACE", "1"),
+            ]);
+            // PORT is optional (8080); a malformed one must stop the process naming it.
+            let broken = if *missing == "PORT" {
+                env.insert("PORT", "not-a-port");
+                "malformed"
+            } else {
+                env.remove(missing);
+                "missing"
+            };
+            let scratch = tempfile::tempdir()?;
+            let started = Instant::now();
+            let mut child = Command::new(binary)
+                .args(args.iter())
+                .env_clear()
+                .envs(&env)
+                .current_dir(scratch.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            let status = loop {
+                if let Some(status) = child.try_wait()? {
+                    break Some(status);
+                }
+                if started.elapsed() > Duration::from_secs(2) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            };
+            let output = child.wait_with_output()?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let who = format!(
+                "`{} {}` with {missing} {broken}",
+                file_name(binary),
+                args.join(" ")
+            );
+            let Some(status) = status else {
+                bail!(
+                    "{who} was still running after 2 s: a required variable must stop it at once"
+                );
+            };
+            ensure!(!status.success(), "{who} exited 0; it must fail");
+            ensure!(
+                stderr.trim().lines().count() == 1 && stderr.contains(missing),
+                "{who}: stderr must be one line naming {missing}; it was {stderr:?}"
+            );
+            ensure!(
+                !stderr.contains(SECRET) && !stdout.contains(SECRET),
+                "{who} printed a password"
+            );
+            count += 1;
+        }
+    }
+    Ok(format!(
+        "{count} missing or malformed variables stop their process naming them"
+    ))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The folders the checks judge: `plain/` (the binaries under the names the checks use),
+/// `release/` (the same, with the web binary behind the release-phase launcher), and Factor I's
+/// `view/` of the package.
+struct Folders {
+    plain: PathBuf,
+    release: PathBuf,
+    view: PathBuf,
+}
+
+impl Folders {
+    fn create(root: &Path, binaries: &Binaries) -> Result<Folders> {
+        let base = root.join("target/finished");
+        let folders = Folders {
+            plain: base.join("plain"),
+            release: base.join("release"),
+            view: base.join("view"),
+        };
+        for dir in [&folders.plain, &folders.release, &folders.view] {
+            let _ = std::fs::remove_dir_all(dir);
+            std::fs::create_dir_all(dir)?;
+        }
+        for dir in [&folders.plain, &folders.release] {
+            for (name, target) in [
+                ("noticeboard-migrate", &binaries.migrate),
+                ("noticeboard-reset-visits", &binaries.reset_visits),
+            ] {
+                std::os::unix::fs::symlink(target, dir.join(name))?;
+            }
+        }
+        std::os::unix::fs::symlink(&binaries.web, folders.plain.join(PACKAGE))?;
+        // A platform's release phase, then the process itself: `exec` keeps the pid, so signals
+        // and /proc reach the app. Absolute paths only: some checks run with an empty PATH.
+        let launcher = folders.release.join(PACKAGE);
+        std::fs::write(
+            &launcher,
+            format!(
+                "#!/bin/sh\n\
+                 # The release phase (migrate), then the process: see xtask/src/gate/finished.rs.\n\
+                 case \"$1\" in\n  \"\"|web|worker)\n    if [ -n \"$DATABASE_URL\" ]; then \
+                 /usr/bin/timeout 3 '{migrate}' >/dev/null 2>&1; fi ;;\nesac\nexec '{web}' \"$@\"\n",
+                migrate = binaries.migrate.display(),
+                web = binaries.web.display()
+            ),
+        )?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755))?;
+        // Factor I's view: the package as one deploy binary. Its own `[workspace]` keeps Cargo
+        // from looking for the kit's; `target/` is ignored by git, so git answers as for the
+        // package itself (same HEAD).
+        let main = root.join("noticeboard/src/main.rs");
+        std::fs::write(
+            folders.view.join("Cargo.toml"),
+            format!(
+                "# Written by `cargo xtask verify` (gate/finished.rs): Factor I's view of the \
+                 noticeboard package, its one deploy binary.\n\
+                 [package]\nname = \"{PACKAGE}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
+                 autobins = false\nautolib = false\n\n[[bin]]\nname = \"{PACKAGE}\"\npath = {main:?}\n\n\
+                 [workspace]\n",
+                main = main.display().to_string()
+            ),
+        )?;
+        Ok(folders)
+    }
+}
+
+/// Runs each of the factor's checks on its own, with a database and a Redis index of its own.
+fn run_factor(root: &Path, factor: &Factor, folders: &Folders) -> Result<Vec<Outcome>> {
+    let exercise = Factor::package(root, &factor.exercise)?;
+    let executables = match testrun::build(root, &exercise, true, &factor.build_env)? {
+        Build::Failed { errors } => {
+            bail!("{exercise}'s checks do not compile:\n{}", errors.join("\n"))
+        }
+        Build::Built { executables, .. } => executables,
+    };
+    let cwd = root.join(&factor.exercise);
+    let mut work = Vec::new();
+    for executable in &executables {
+        for name in list(executable, &cwd)? {
+            work.push((executable.clone(), name));
+        }
+    }
+    let bin_dir = if RELEASE_PHASE.contains(&factor.number) {
+        &folders.release
+    } else {
+        &folders.plain
+    };
+    let manifest_dir = if factor.number == 1 {
+        folders.view.clone()
+    } else {
+        root.join(PACKAGE)
+    };
+    let queue = Mutex::new(work.into_iter());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap().next();
+                    let Some((executable, name)) = next else {
+                        break;
+                    };
+                    let withheld = WITHHELD
+                        .iter()
+                        .filter(|(number, test, _)| *number == factor.number && *test == name)
+                        .map(|(_, _, variable)| *variable)
+                        .collect::<Vec<_>>();
+                    let result = run_one(
+                        &executable,
+                        &cwd,
+                        &name,
+                        bin_dir,
+                        &manifest_dir,
+                        folders,
+                        &withheld,
+                    );
+                    results.lock().unwrap().push((name, result));
+                }
+            });
+        }
+    });
+    let mut outcomes = Vec::new();
+    for (name, result) in results.into_inner().unwrap() {
+        outcomes.extend(result.with_context(|| format!("{}: `{name}`", factor.heading()))?);
+    }
+    outcomes.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(outcomes)
+}
+
+fn run_one(
+    executable: &Path,
+    cwd: &Path,
+    name: &str,
+    bin_dir: &Path,
+    manifest_dir: &Path,
+    folders: &Folders,
+    withheld: &[&str],
+) -> Result<Vec<Outcome>> {
+    let attached = Attached::new(&folders.plain)?;
+    let judged = Judged {
+        package: PACKAGE.into(),
+        manifest_dir: manifest_dir.to_path_buf(),
+        bin_dir: Some(bin_dir.to_path_buf()),
+        attached: attached
+            .env()
+            .into_iter()
+            .filter(|(key, _)| !withheld.contains(&key.as_str()))
+            .collect(),
+    };
+    testrun::run(executable, cwd, Some(name), Some(&judged))
+}
+
+/// The tests a check binary holds.
+fn list(executable: &Path, cwd: &Path) -> Result<Vec<String>> {
+    let output = Command::new(executable)
+        .args(["--list", "--format", "terse"])
+        .current_dir(cwd)
+        .stderr(Stdio::null())
+        .output()?;
+    ensure!(
+        output.status.success(),
+        "{} --list failed",
+        executable.display()
+    );
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect())
+}
+
+/// A database (migrated, three notifications on the board) and a Redis index for one check,
+/// removed when dropped (the harness's own leases: parallel-safe with any other check run).
+struct Attached {
+    database: kit_harness::TestDatabase,
+    redis: kit_harness::TestRedis,
+}
+
+impl Attached {
+    fn new(plain: &Path) -> Result<Attached> {
+        let (database, redis) = std::panic::catch_unwind(|| {
+            (
+                kit_harness::TestDatabase::new(),
+                kit_harness::TestRedis::new(),
+            )
+        })
+        .map_err(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
+                .unwrap_or_default();
+            anyhow::anyhow!("cannot attach a database and a Redis index: {message}")
+        })?;
+        let migrate = Command::new(plain.join("noticeboard-migrate"))
+            .env_clear()
+            .env("DATABASE_URL", database.url())
+            .env("RUST_LOG", "warn")
+            .output()?;
+        ensure!(
+            migrate.status.success(),
+            "`migrate` failed on a fresh database: {}",
+            String::from_utf8_lossy(&migrate.stderr)
+        );
+        // The board a deploy starts with: Factor XI's checks read notifications 1 to 3.
+        database.execute(
+            "INSERT INTO notifications (name, message) VALUES \
+             ('ada', 'Street party on Saturday'), ('grace', 'Lost cat: ginger'), \
+             ('linus', 'Bake sale at noon')",
+        );
+        Ok(Attached { database, redis })
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("DATABASE_URL".into(), self.database.url()),
+            ("REDIS_URL".into(), self.redis.url()),
+            ("RELEASE_ID".into(), "finished-verify".into()),
+        ]
+    }
+}
+
+/// A factor's outcomes against [`EXPECTED_FAILURES`].
+struct Judgement {
+    passed: usize,
+    line: String,
+    problems: Vec<String>,
+}
+
+fn judge(factor: &Factor, outcomes: &[Outcome]) -> Judgement {
+    let expected: Vec<(&str, &str)> = EXPECTED_FAILURES
+        .iter()
+        .filter(|(number, ..)| *number == factor.number)
+        .map(|(_, name, why)| (*name, *why))
+        .collect();
+    let mut problems = Vec::new();
+    for outcome in outcomes {
+        let excused = expected.iter().find(|(name, _)| *name == outcome.name);
+        match (outcome.passed, excused) {
+            (true, None) | (false, Some(_)) => {}
+            (false, None) => problems.push(format!(
+                "  ✗ {} `{}` fails on the finished app:\n{}",
+                factor.heading(),
+                outcome.name,
+                crate::engine::term::indent(&outcome.explanation, 6)
+            )),
+            (true, Some(_)) => problems.push(format!(
+                "  ✗ {} `{}` passes on the finished app, but EXPECTED_FAILURES says it fails: \
+                 remove it from the table",
+                factor.heading(),
+                outcome.name
+            )),
+        }
+    }
+    for (name, _) in &expected {
+        if !outcomes.iter().any(|outcome| outcome.name == *name) {
+            problems.push(format!(
+                "  ✗ EXPECTED_FAILURES names {} `{name}`, which no check of the factor is",
+                factor.heading()
+            ));
+        }
+    }
+    let passed = outcomes.iter().filter(|outcome| outcome.passed).count();
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|outcome| !outcome.passed)
+        .map(|outcome| outcome.name.clone())
+        .collect();
+    let line = if failed.is_empty() {
+        format!("  {:>4}: {passed} of {} pass", factor.roman, outcomes.len())
+    } else {
+        format!(
+            "  {:>4}: {passed} of {} pass; failing: {}",
+            factor.roman,
+            outcomes.len(),
+            failed.join(", ")
+        )
+    };
+    Judgement {
+        passed,
+        line,
+        problems,
+    }
+}
