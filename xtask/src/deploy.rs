@@ -260,7 +260,9 @@ pub fn run(
                 if problems.is_empty() {
                     writeln!(
                         out,
-                        "{} {}: nothing failed, nothing lost",
+                        "{} {}: no request failed outside the Redis cut (where the app answered \
+                         503 at once, as Factor IV asks) nor after it; every visit counted, every \
+                         notification delivered, every old process exited 0",
                         term::pass(),
                         run.app
                     )?;

@@ -430,13 +430,13 @@ fn timeline(
         for (status, count) in &summary.statuses {
             if !(200..300).contains(status) {
                 *failures
-                    .entry(format!("{} {status}", target.path))
+                    .entry(format!("{} {} → {status}", target.method, target.path))
                     .or_default() += count;
             }
         }
         for (error, count) in &summary.errors {
             *failures
-                .entry(format!("{} {error}", target.path))
+                .entry(format!("{} {} → {error}", target.method, target.path))
                 .or_default() += count;
         }
         match target.label {
@@ -446,21 +446,29 @@ fn timeline(
         }
     }
     outcome.failures = failures.into_iter().collect();
-    let cut_ended = stage.events.lock().ok().and_then(|events| {
-        events
-            .iter()
-            .find(|e| e.label == "Redis back")
-            .map(|e| e.at)
-    });
-    if let Some(back) = cut_ended {
+    let (cut, back) = stage
+        .events
+        .lock()
+        .map(|events| {
+            let at = |label: &str| events.iter().find(|e| e.label == label).map(|e| e.at);
+            (at("Redis cut"), at("Redis back"))
+        })
+        .unwrap_or_default();
+    if let (Some(cut), Some(back)) = (cut, back) {
+        // A request that began just before the cut may fail within it, and reconnecting after
+        // it takes a moment: both count as the cut's.
+        let window = (cut - 0.5)..(back + 1.0);
         let after = back + timing.recovery.as_secs_f64();
         let started_ms = stage.started_ms;
-        outcome.failed_after_recovery = stage
-            .balancer
-            .traffic
-            .snapshot()
+        let requests = stage.balancer.traffic.snapshot();
+        let at = |r: &Request| r.at_ms.saturating_sub(started_ms) as f64 / 1000.0;
+        outcome.failed_during_cut = requests
             .iter()
-            .filter(|r| r.failed() && (r.at_ms.saturating_sub(started_ms)) as f64 / 1000.0 > after)
+            .filter(|r| r.failed() && window.contains(&at(r)))
+            .count() as u64;
+        outcome.failed_after_recovery = requests
+            .iter()
+            .filter(|r| r.failed() && at(r) > after)
             .count() as u64;
     }
 

@@ -216,10 +216,9 @@ impl Outcome {
         let mut rows = vec![
             ("requests sent", format!("{} ({rate:.0}/s)", self.sent)),
             ("failed (non-2xx or no answer)", self.failed.to_string()),
-            (
-                "  failed after Redis was back",
-                self.failed_after_recovery.to_string(),
-            ),
+            ("  while Redis was cut", self.failed_during_cut.to_string()),
+            ("  anywhere else", self.failed_elsewhere().to_string()),
+            ("  after Redis was back", self.failed_after_recovery.to_string()),
             (
                 "latency p50 / p99",
                 format!("{} ms / {} ms", self.p50_ms, self.p99_ms),
