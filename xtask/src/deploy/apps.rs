@@ -30,6 +30,8 @@ pub struct Features {
     pub sessions: bool,
     /// `POST /notifications` queues one for delivery to `WEBHOOK_URL`.
     pub notifications: bool,
+    /// `GET /slow?ms=N` answers after N ms: requests kept in flight while replicas stop.
+    pub slow: bool,
     /// The process type that delivers notifications (`worker`, or `web` when the web process
     /// does the work itself).
     pub delivers: &'static str,
@@ -64,6 +66,7 @@ pub fn finished(root: &Path) -> Result<App> {
             visits: true,
             sessions: true,
             notifications: true,
+            slow: true,
             delivers: "worker",
         },
         factor: None,
@@ -94,6 +97,7 @@ pub fn from_procfile(root: &Path, procfile_path: &Path) -> Result<App> {
             visits: true,
             sessions: true,
             notifications: worker,
+            slow: false,
             delivers: "worker",
         },
         factor: None,
@@ -122,6 +126,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
                 visits: true,
                 sessions: false,
                 notifications: false,
+                slow: false,
                 delivers: "worker",
             },
         ),
@@ -131,6 +136,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
                 visits: true,
                 sessions: true,
                 notifications: false,
+                slow: false,
                 delivers: "worker",
             },
         ),
@@ -141,6 +147,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
                 visits: false,
                 sessions: false,
                 notifications: true,
+                slow: false,
                 delivers: "web",
             },
         ),
@@ -150,6 +157,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
                 visits: false,
                 sessions: false,
                 notifications: true,
+                slow: true,
                 delivers: "worker",
             },
         ),

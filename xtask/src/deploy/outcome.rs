@@ -57,6 +57,9 @@ pub struct Outcome {
     pub notifications_twice: Option<u64>,
     /// Each replaced or killed process and how it ended.
     pub exits: Vec<(String, String)>,
+    /// How long the rolling restart took, from the first new replica to the last old one's exit.
+    #[serde(default)]
+    pub rollout_seconds: f64,
     /// Requests that failed while Redis was cut (the load balancer's log): a twelve-factor app
     /// answers `503` at once then, and says so in its log (Factor IV).
     pub failed_during_cut: u64,
@@ -220,7 +223,7 @@ impl Outcome {
             ("  anywhere else", self.failed_elsewhere().to_string()),
             ("  after Redis was back", self.failed_after_recovery.to_string()),
             (
-                "latency p50 / p99",
+                "latency p50 / p99 (but /slow)",
                 format!("{} ms / {} ms", self.p50_ms, self.p99_ms),
             ),
             (
@@ -277,6 +280,10 @@ impl Outcome {
                 .join(", ")
         };
         rows.push(("old processes' exits", exits));
+        rows.push((
+            "rolling restart of the web replicas",
+            format!("{:.1} s", self.rollout_seconds),
+        ));
         rows
     }
 }
