@@ -55,6 +55,9 @@ pub struct Outcome {
     pub notifications_accepted: Option<u64>,
     pub notifications_delivered: Option<u64>,
     pub notifications_twice: Option<u64>,
+    /// Deliveries whose sender died before the webhook answered (each must be sent again).
+    #[serde(default)]
+    pub notifications_abandoned: Option<u64>,
     /// Each replaced or killed process and how it ended.
     pub exits: Vec<(String, String)>,
     /// How long the rolling restart took, from the first new replica to the last old one's exit.
@@ -268,6 +271,10 @@ impl Outcome {
                         .zip(self.notifications_twice)
                         .map(|(lost, twice)| format!("{lost} / {twice}")),
                 ),
+            ),
+            (
+                "  cut off by a dying process",
+                or_dash(self.notifications_abandoned.map(|n| n.to_string())),
             ),
         ];
         let exits = if self.exits.is_empty() {
