@@ -172,7 +172,8 @@ impl Outcome {
                 let sessions = self.sessions_checked.unwrap_or((0, 0));
                 if counts.len() > 1 || sessions.1 < sessions.0 {
                     Ok(format!(
-                        "the replicas disagree on the visits ({}) and only {} of {} sessions                          were valid on another replica",
+                        "the replicas disagree on the visits ({}) and only {} of {} sessions \
+                         were valid on another replica",
                         self.visits_by_replica
                             .iter()
                             .map(|(name, count)| format!("{name}: {count}"))
@@ -186,7 +187,8 @@ impl Outcome {
                 }
             }
             8 if lost > 0 => Ok(format!(
-                "{lost} accepted notifications were never delivered: they died with the web                  process that was sending them"
+                "{lost} accepted notifications were never delivered: they died with \
+                 the web process that was sending them"
             )),
             9 if self.failed_elsewhere() > 0 && !bad_exits.is_empty() => Ok(format!(
                 "{} requests failed across the restarts; the old processes: {}",
