@@ -108,6 +108,15 @@ pub fn from_procfile(root: &Path, procfile_path: &Path) -> Result<App> {
 pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
     let factor = manifest.find(query)?;
     let supported: Vec<String> = BREAKABLE.iter().map(|(n, _)| n.to_string()).collect();
+    if factor.number == 4 {
+        return Err(UsageError(
+            "--break 4: exercise IV has Redis's address wired into its code (127.0.0.1:6379, \
+             database 0): it would bypass the demo's cuttable proxy and write into the shared \
+             Redis. Show it with `cargo xtask demo 4` (its chapter's demo) instead"
+                .into(),
+        )
+        .into());
+    }
     if !BREAKABLE.iter().any(|(n, _)| *n == factor.number) {
         return Err(UsageError(format!(
             "--break {}: the demo cannot show {} at scale (it can for: {}; the other factors' \
@@ -120,16 +129,6 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
     }
     let package = Factor::package(root, &factor.exercise)?;
     let (text, features) = match factor.number {
-        4 => (
-            format!("web: {package}\n"),
-            Features {
-                visits: true,
-                sessions: false,
-                notifications: false,
-                slow: false,
-                delivers: "worker",
-            },
-        ),
         6 => (
             format!("web: {package}\n"),
             Features {

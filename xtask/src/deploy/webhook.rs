@@ -106,7 +106,11 @@ impl Webhook {
         let record = self.shared.record.lock().unwrap_or_else(|p| p.into_inner());
         Deliveries {
             distinct: record.acknowledged.len(),
-            twice: record.acknowledged.values().filter(|count| **count > 1).count(),
+            twice: record
+                .acknowledged
+                .values()
+                .filter(|count| **count > 1)
+                .count(),
             abandoned: record.abandoned,
         }
     }
@@ -237,7 +241,11 @@ mod tests {
         let mut answers = [0u8; 200];
         let mut read = 0;
         kept.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        while String::from_utf8_lossy(&answers[..read]).matches("ok\n").count() < 2 {
+        while String::from_utf8_lossy(&answers[..read])
+            .matches("ok\n")
+            .count()
+            < 2
+        {
             read += kept.read(&mut answers[read..]).unwrap();
         }
         std::thread::sleep(Duration::from_millis(150));
