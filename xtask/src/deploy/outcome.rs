@@ -109,8 +109,10 @@ impl Outcome {
                 self.failed_after_recovery
             ));
         }
+        // A visit may be counted without its answer when the cut drops Redis's reply to an
+        // `INCR` it applied (the page then answered 503): never more of those than such failures.
         if let (Some(counted), Some(answered)) = (self.visits_counted, self.homepage_answered)
-            && counted != answered
+            && (counted < answered || counted - answered > self.failed_during_cut)
         {
             problems.push(format!(
                 "{counted} visits counted for {answered} homepage requests answered"
