@@ -188,7 +188,8 @@ impl Outcome {
                 "{lost} accepted notifications were never delivered: they died with \
                  the web process that was sending them"
             )),
-            9 if self.failed_elsewhere() > 0 && !bad_exits.is_empty() => Ok(format!(
+            // Killed by SIGTERM is the lesson; how many requests it cuts off depends on timing.
+            9 if !bad_exits.is_empty() => Ok(format!(
                 "{} requests failed across the restarts; the old processes: {}",
                 self.failed_elsewhere(),
                 bad_exits.join(", ")
