@@ -156,7 +156,7 @@ enum Cmd {
         #[arg(long)]
         demo: bool,
         /// Run the demo on factor N's exercise too, side by side with the finished app
-        /// (4, 6, 8 or 9).
+        /// (6, 8 or 9; several as 6,8,9).
         #[arg(long = "break", value_name = "N")]
         break_factor: Option<String>,
         /// The demo's short version (what `verify` runs).

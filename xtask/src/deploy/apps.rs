@@ -30,6 +30,8 @@ pub struct Features {
     pub sessions: bool,
     /// `POST /notifications` queues one for delivery to `WEBHOOK_URL`.
     pub notifications: bool,
+    /// `GET /slow?ms=N` answers after N ms: requests kept in flight while replicas stop.
+    pub slow: bool,
     /// The process type that delivers notifications (`worker`, or `web` when the web process
     /// does the work itself).
     pub delivers: &'static str,
@@ -64,6 +66,7 @@ pub fn finished(root: &Path) -> Result<App> {
             visits: true,
             sessions: true,
             notifications: true,
+            slow: true,
             delivers: "worker",
         },
         factor: None,
@@ -94,6 +97,7 @@ pub fn from_procfile(root: &Path, procfile_path: &Path) -> Result<App> {
             visits: true,
             sessions: true,
             notifications: worker,
+            slow: false,
             delivers: "worker",
         },
         factor: None,
@@ -104,6 +108,15 @@ pub fn from_procfile(root: &Path, procfile_path: &Path) -> Result<App> {
 pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
     let factor = manifest.find(query)?;
     let supported: Vec<String> = BREAKABLE.iter().map(|(n, _)| n.to_string()).collect();
+    if factor.number == 4 {
+        return Err(UsageError(
+            "--break 4: exercise IV has Redis's address wired into its code (127.0.0.1:6379, \
+             database 0): it would bypass the demo's cuttable proxy and write into the shared \
+             Redis. Show it with `cargo xtask demo 4` (its chapter's demo) instead"
+                .into(),
+        )
+        .into());
+    }
     if !BREAKABLE.iter().any(|(n, _)| *n == factor.number) {
         return Err(UsageError(format!(
             "--break {}: the demo cannot show {} at scale (it can for: {}; the other factors' \
@@ -116,21 +129,13 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
     }
     let package = Factor::package(root, &factor.exercise)?;
     let (text, features) = match factor.number {
-        4 => (
-            format!("web: {package}\n"),
-            Features {
-                visits: true,
-                sessions: false,
-                notifications: false,
-                delivers: "worker",
-            },
-        ),
         6 => (
             format!("web: {package}\n"),
             Features {
                 visits: true,
                 sessions: true,
                 notifications: false,
+                slow: false,
                 delivers: "worker",
             },
         ),
@@ -141,6 +146,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
                 visits: false,
                 sessions: false,
                 notifications: true,
+                slow: false,
                 delivers: "web",
             },
         ),
@@ -150,6 +156,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
                 visits: false,
                 sessions: false,
                 notifications: true,
+                slow: true,
                 delivers: "worker",
             },
         ),

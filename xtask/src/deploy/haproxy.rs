@@ -111,10 +111,12 @@ defaults
     timeout client 30s
     timeout server 30s
     timeout queue 10s
-    # A connection refused by a replica that is going away is tried again on another one.
+    # A connection refused by a replica that is going away is tried again on another one: the
+    # request never reached the app, so even a POST is safe to retry. Nothing else is retried
+    # (a request the app received may have done its work).
     retries 3
     option redispatch 1
-    retry-on conn-failure empty-response
+    retry-on conn-failure
 
 frontend app
     bind 127.0.0.1:{port}
@@ -227,7 +229,7 @@ impl LoadBalancer {
     }
 
     /// Stops sending new requests to `process`; returns once it has no request of the load
-    /// balancer's in flight (or after `timeout`).
+    /// balancer's in flight, or after `timeout` (zero: at once).
     pub fn drain(&mut self, process: &str, timeout: Duration) -> Result<()> {
         let slot = self.slot(process)?;
         self.command(&format!("set server web/{slot} state drain"))?;

@@ -55,8 +55,14 @@ pub struct Outcome {
     pub notifications_accepted: Option<u64>,
     pub notifications_delivered: Option<u64>,
     pub notifications_twice: Option<u64>,
+    /// Deliveries whose sender died before the webhook answered (each must be sent again).
+    #[serde(default)]
+    pub notifications_abandoned: Option<u64>,
     /// Each replaced or killed process and how it ended.
     pub exits: Vec<(String, String)>,
+    /// How long the rolling restart took, from the first new replica to the last old one's exit.
+    #[serde(default)]
+    pub rollout_seconds: f64,
     /// Requests that failed while Redis was cut (the load balancer's log): a twelve-factor app
     /// answers `503` at once then, and says so in its log (Factor IV).
     pub failed_during_cut: u64,
@@ -103,8 +109,10 @@ impl Outcome {
                 self.failed_after_recovery
             ));
         }
+        // A visit may be counted without its answer when the cut drops Redis's reply to an
+        // `INCR` it applied (the page then answered 503): never more of those than such failures.
         if let (Some(counted), Some(answered)) = (self.visits_counted, self.homepage_answered)
-            && counted != answered
+            && (counted < answered || counted - answered > self.failed_during_cut)
         {
             problems.push(format!(
                 "{counted} visits counted for {answered} homepage requests answered"
@@ -153,10 +161,6 @@ impl Outcome {
             .map(|(name, exit)| format!("{name} {exit}"))
             .collect();
         match factor {
-            4 if self.failed_after_recovery > 0 => Ok(format!(
-                "{} requests still failed after Redis was back: the app never reconnects",
-                self.failed_after_recovery
-            )),
             6 => {
                 let counts: std::collections::BTreeSet<u64> = self
                     .visits_by_replica
@@ -166,7 +170,8 @@ impl Outcome {
                 let sessions = self.sessions_checked.unwrap_or((0, 0));
                 if counts.len() > 1 || sessions.1 < sessions.0 {
                     Ok(format!(
-                        "the replicas disagree on the visits ({}) and only {} of {} sessions                          were valid on another replica",
+                        "the replicas disagree on the visits ({}) and only {} of {} sessions \
+                         were valid on another replica",
                         self.visits_by_replica
                             .iter()
                             .map(|(name, count)| format!("{name}: {count}"))
@@ -180,14 +185,15 @@ impl Outcome {
                 }
             }
             8 if lost > 0 => Ok(format!(
-                "{lost} accepted notifications were never delivered: they died with the web                  process that was sending them"
+                "{lost} accepted notifications were never delivered: they died with \
+                 the web process that was sending them"
             )),
-            9 if self.failed_elsewhere() > 0 && !bad_exits.is_empty() => Ok(format!(
+            // Killed by SIGTERM is the lesson; how many requests it cuts off depends on timing.
+            9 if !bad_exits.is_empty() => Ok(format!(
                 "{} requests failed across the restarts; the old processes: {}",
                 self.failed_elsewhere(),
                 bad_exits.join(", ")
             )),
-            4 => Err("every request succeeded again once Redis was back".into()),
             8 => Err("no accepted notification was lost".into()),
             9 => Err(format!(
                 "{} requests failed and {} old processes ended badly",
@@ -216,12 +222,14 @@ impl Outcome {
         let mut rows = vec![
             ("requests sent", format!("{} ({rate:.0}/s)", self.sent)),
             ("failed (non-2xx or no answer)", self.failed.to_string()),
+            ("  while Redis was cut", self.failed_during_cut.to_string()),
+            ("  anywhere else", self.failed_elsewhere().to_string()),
             (
-                "  failed after Redis was back",
+                "  after Redis was back",
                 self.failed_after_recovery.to_string(),
             ),
             (
-                "latency p50 / p99",
+                "latency p50 / p99 (but /slow)",
                 format!("{} ms / {} ms", self.p50_ms, self.p99_ms),
             ),
             (
@@ -267,17 +275,42 @@ impl Outcome {
                         .map(|(lost, twice)| format!("{lost} / {twice}")),
                 ),
             ),
+            (
+                "  cut off by a dying process",
+                or_dash(self.notifications_abandoned.map(|n| n.to_string())),
+            ),
         ];
-        let exits = if self.exits.is_empty() {
-            "—".into()
-        } else {
-            self.exits
+        // Grouped, to fit a projector: "3 × exit 0, worker.1 SIGKILL (the demo's kill)".
+        let killed = self.killed();
+        let mut groups: Vec<(String, usize)> = Vec::new();
+        for (name, exit) in &self.exits {
+            if killed.contains(name) {
+                continue;
+            }
+            match groups.iter_mut().find(|(described, _)| described == exit) {
+                Some((_, count)) => *count += 1,
+                None => groups.push((exit.clone(), 1)),
+            }
+        }
+        let mut parts: Vec<String> = groups
+            .iter()
+            .map(|(exit, count)| format!("{count} × {exit}"))
+            .collect();
+        parts.extend(
+            killed
                 .iter()
-                .map(|(name, exit)| format!("{name}: {exit}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+                .map(|name| format!("{name} SIGKILLed by the demo")),
+        );
+        let exits = if parts.is_empty() {
+            "—".to_string()
+        } else {
+            parts.join(", ")
         };
-        rows.push(("old processes' exits", exits));
+        rows.push(("old processes' exits after SIGTERM", exits));
+        rows.push((
+            "rolling restart of the web replicas",
+            format!("{:.1} s", self.rollout_seconds),
+        ));
         rows
     }
 }
