@@ -140,10 +140,13 @@ pub fn bless(root: &Path) -> Result<usize> {
 pub fn check_record(root: &Path) -> Result<String> {
     let now = current(root);
     let shipped = recorded(root);
+    // Each file once, whether it changed, appeared or went away.
     let stale: Vec<&String> = now
         .keys()
         .chain(shipped.keys())
         .filter(|file| now.get(*file) != shipped.get(*file))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     ensure!(
         stale.is_empty(),
