@@ -172,14 +172,6 @@ const SLOTS: &[(&str, u32, &str)] = &[
     // 45 minutes, so that the rehearsed session lengths fit a 9:00 to 17:00 day.
     ("lunch", 45, "Lunch"),
     (
-        // The closing session. Its chapter and its minutes belong to the deploy work; until the
-        // manifest carries them, this slot holds the place under the name `deploy-it`.
-        "deploy-it",
-        20,
-        "Deploy it: the finished noticeboard scaled out behind a load balancer, restarted, killed \
-         and cut off under load (`cargo xtask deploy --demo`), on the projector",
-    ),
-    (
         "wrap-up",
         10,
         "Wrap-up: what each learner will change first in their own service; feedback \

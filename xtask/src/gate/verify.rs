@@ -169,7 +169,7 @@ fn factor_steps<'a>(
 fn deploy_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
     vec![
         step(
-            Lane::Factors(0),
+            Lane::Factors(2),
             "finished noticeboard passes every factor's checks",
             || finished::check(root, manifest),
         ),
