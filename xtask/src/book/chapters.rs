@@ -144,19 +144,65 @@ pub fn pages_left_out(
     src: &std::path::Path,
     pages: &[std::path::PathBuf],
 ) -> anyhow::Result<Vec<String>> {
+    let files = crate::engine::progress::files_under_all(src);
+    let fragments = included_fragments(src, &files);
     let mut left_out = Vec::new();
-    for file in crate::engine::progress::files_under_all(src) {
+    for file in &files {
         let Ok(relative) = file.strip_prefix(src) else {
             continue;
         };
         let is_page = relative.extension().is_some_and(|ext| ext == "md")
-            && !["SUMMARY.md", "404.md"].contains(&relative.to_string_lossy().as_ref());
+            && !["SUMMARY.md", "404.md"].contains(&relative.to_string_lossy().as_ref())
+            && !fragments.iter().any(|fragment| fragment == relative);
         if is_page && !pages.iter().any(|page| page == relative) {
             left_out.push(relative.display().to_string());
         }
     }
     left_out.sort();
     Ok(left_out)
+}
+
+/// The Markdown files another page pulls in with `{{#include file.md}}` (a table a demo wrote,
+/// say): parts of that page, not pages of their own. Relative to `src`.
+fn included_fragments(
+    src: &std::path::Path,
+    files: &[std::path::PathBuf],
+) -> Vec<std::path::PathBuf> {
+    let mut fragments = Vec::new();
+    for file in files
+        .iter()
+        .filter(|file| file.extension().is_some_and(|ext| ext == "md"))
+    {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for rest in text.split("{{#include ").skip(1) {
+            let target = rest.split(['}', ':', ' ']).next().unwrap_or_default();
+            if !target.ends_with(".md") {
+                continue;
+            }
+            let path = file.parent().unwrap_or(src).join(target);
+            if let Ok(relative) = normalise(&path).strip_prefix(src) {
+                fragments.push(relative.to_path_buf());
+            }
+        }
+    }
+    fragments
+}
+
+/// `a/b/../c` as `a/c`, without asking the file system.
+fn normalise(path: &std::path::Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The pages `SUMMARY.md` links to (`- [Title](page.md)`).
