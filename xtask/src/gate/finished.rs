@@ -51,6 +51,13 @@ const PARALLEL: usize = 8;
 pub const EXPECTED_FAILURES: &[(u8, &str, &str)] = &[
     (
         1,
+        "a_build_from_a_fresh_commit_names_that_commit_out_of_reach",
+        "Factor I is judged on a view of the package (only the app binary declared) whose sources \
+         stay in noticeboard/; the check copies the view's folder alone, which then lacks lib.rs: \
+         the view must become a self-contained copy",
+    ),
+    (
+        1,
         "the_same_binary_runs_as_staging_and_as_production",
         "the banner is NOTICEBOARD_BANNER (Factor V's name); Factor I's snapshot calls it BANNER",
     ),
