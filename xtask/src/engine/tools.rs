@@ -321,17 +321,32 @@ pub fn is_mdbook(program: &Path) -> bool {
 
 /// A headless-capable Chromium or Chrome, installed through the package manager if missing.
 pub fn chromium() -> Result<PathBuf> {
+    program(
+        &["chromium", "chromium-browser", "google-chrome"],
+        "--version",
+        &CHROMIUM,
+    )
+}
+
+/// The first of `candidates` that starts (`<candidate> <probe>`), else installs `package` and
+/// looks again: one command line to run when even that fails.
+fn program(candidates: &[&str], probe: &str, package: &Package) -> Result<PathBuf> {
     let find = || {
-        ["chromium", "chromium-browser", "google-chrome"]
-            .into_iter()
-            .find(|name| runs(name, &["--version"]))
+        candidates
+            .iter()
+            .find(|name| runs(name, &[probe]))
             .map(PathBuf::from)
     };
     if let Some(found) = find() {
         return Ok(found);
     }
-    install(&CHROMIUM)?;
-    find().context("Chromium was installed but does not start (`chromium --version`)")
+    install(package)?;
+    find().with_context(|| {
+        format!(
+            "{} was installed but does not start (`{} {probe}`)",
+            package.what, candidates[0]
+        )
+    })
 }
 
 /// A Docker Compose that validates files offline: the real plugin or `docker-compose` if present,
@@ -415,17 +430,11 @@ fn pip_install(dir: &Path, package: &str, what: &str, works: impl Fn() -> bool) 
 /// HAProxy: on `PATH`, in `/usr/sbin` (Debian puts it there, outside a user's `PATH`), or
 /// installed now through the package manager.
 pub fn haproxy() -> Result<PathBuf> {
-    let find = || {
-        ["haproxy", "/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
-            .into_iter()
-            .find(|program| runs(program, &["-v"]))
-            .map(PathBuf::from)
-    };
-    if let Some(found) = find() {
-        return Ok(found);
-    }
-    install(&HAPROXY)?;
-    find().context("HAProxy was installed but does not start (`haproxy -v`)")
+    program(
+        &["haproxy", "/usr/sbin/haproxy", "/usr/local/sbin/haproxy"],
+        "-v",
+        &HAPROXY,
+    )
 }
 
 /// The pinned `oha` load generator: the tools cache's `bin/oha`, or installed now with `cargo
