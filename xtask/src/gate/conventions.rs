@@ -3,7 +3,8 @@
 //! - Dependency hygiene: every dependency comes from `[workspace.dependencies]` as
 //!   `name.workspace = true`, with no features or options of its own (one feature set per crate,
 //!   so each compiles once); every crate depends on `kit-deps`; `kit-deps` lists every workspace
-//!   dependency.
+//!   dependency, and the same list again as build-dependencies (so that sqlx's macros, built for
+//!   the build side, share the app side's builds of tokio and sqlx-core).
 //! - Checks: a factor's check file is compiled once, as the exercise's `[[test]]`
 //!   (`../../kit/checks/<NN-slug>.rs`); the solution has no test target and no dev-dependencies (the
 //!   same check binary judges it).
@@ -118,11 +119,14 @@ fn dependency_hygiene(root: &Path, path: &Path, shared: &BTreeSet<String>) -> Re
 
 fn kit_deps_lists_everything(root: &Path, shared: &BTreeSet<String>) -> Result<()> {
     let deps = read(&root.join("kit/deps/Cargo.toml"))?;
-    let listed: BTreeSet<String> = deps
-        .get("dependencies")
-        .and_then(Value::as_table)
-        .map(|table| table.keys().cloned().collect())
-        .unwrap_or_default();
+    let section = |name: &str| -> BTreeSet<String> {
+        deps.get(name)
+            .and_then(Value::as_table)
+            .map(|table| table.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let listed = section("dependencies");
+    let build_side = section("build-dependencies");
     let path_crates = ["kit-deps", "kit-harness", "kit-common", "kit-platform"];
     let missing: Vec<&String> = shared
         .iter()
@@ -133,6 +137,15 @@ fn kit_deps_lists_everything(root: &Path, shared: &BTreeSet<String>) -> Result<(
             "kit/deps/Cargo.toml does not list {:?} from [workspace.dependencies]: add each as \
              `name.workspace = true`",
             missing
+        );
+    }
+    if listed != build_side {
+        bail!(
+            "kit/deps/Cargo.toml: [build-dependencies] must list exactly what [dependencies] lists \
+             (only in [dependencies]: {:?}; only in [build-dependencies]: {:?}): otherwise sqlx's \
+             macros get builds of tokio and sqlx-core of their own",
+            listed.difference(&build_side).collect::<Vec<_>>(),
+            build_side.difference(&listed).collect::<Vec<_>>()
         );
     }
     Ok(())
@@ -267,6 +280,22 @@ mod tests {
             )
         });
         assert!(err.contains("does not list [\"similar\"]"), "{err}");
+    }
+
+    #[test]
+    fn a_build_side_list_out_of_step_is_named() {
+        let err = broken(|kit| {
+            let path = kit.join("kit/deps/Cargo.toml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let build_side = text.find("[build-dependencies]").unwrap();
+            let (head, tail) = text.split_at(build_side);
+            let tail = tail.replacen("similar.workspace = true\n", "", 1);
+            std::fs::write(path, format!("{head}{tail}")).unwrap();
+        });
+        assert!(
+            err.contains("only in [dependencies]: [\"similar\"]"),
+            "{err}"
+        );
     }
 
     #[test]
