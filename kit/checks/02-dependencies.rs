@@ -4,17 +4,24 @@
 //! Every check runs the real binary with a local HTTP stub as its webhook and judges only what can
 //! be seen from outside: what reaches the stub, which process sent it, which programs the app tried
 //! to run from its `PATH`, and which shared libraries the built binary needs and loads.
+//!
+//! The checks judge the app, not one process of it. This exercise is one process, which calls the
+//! webhook itself; an app whose `Procfile` declares more process types (Factor VIII's `worker`,
+//! which delivers what the web process accepted) runs with every one of them, and the call is
+//! judged from whichever process makes it. `cargo xtask verify` judges the finished noticeboard so.
 
 use kit_harness::app::MINIMAL_PATH;
 use kit_harness::stub::Call;
 use kit_harness::trap::TrapRun;
 use kit_harness::{
-    App, AppBuilder, HttpStub, Lesson, Reply, TrapCommands, app_binary, elf, lesson, procfs,
+    App, AppBuilder, HttpStub, Lesson, Reply, TrapCommands, app_binary, app_package_dir, elf,
+    lesson, procfile, procfs,
 };
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::ExitStatus;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn dependencies() -> &'static Lesson {
     lesson(2)
@@ -45,13 +52,105 @@ fn notification() -> serde_json::Value {
     })
 }
 
-/// The app, forwarding to `stub`, with `path` as its whole `PATH`.
-fn start(stub: &HttpStub, path: &str) -> App {
-    AppBuilder::new(app_binary!())
-        .env("WEBHOOK_URL", stub.url(WEBHOOK_PATH))
-        .env("PATH", path)
-        .env("RUST_LOG", "warn")
-        .spawn()
+/// One process type of the app, ready to start: `web`, or another type its Procfile declares.
+struct ProcessType {
+    kind: String,
+    builder: AppBuilder,
+}
+
+/// The app's process types, its web process first: the types its `Procfile` declares, each started
+/// with the command the Procfile gives, or, without a Procfile, its one binary as the web process.
+fn process_types() -> Vec<ProcessType> {
+    let default = || ProcessType {
+        kind: "web".into(),
+        builder: AppBuilder::new(app_binary!()),
+    };
+    let Some(declared) =
+        procfile::process_types(Path::new(app_package_dir!()), Path::new(app_binary!()))
+    else {
+        return vec![default()];
+    };
+    let mut types: Vec<ProcessType> = declared
+        .into_iter()
+        .map(|declared| {
+            let mut builder =
+                AppBuilder::new(&declared.binary).name(format!("the `{}` process", declared.name));
+            for arg in declared.args {
+                builder = builder.arg(arg);
+            }
+            ProcessType {
+                kind: declared.name,
+                builder,
+            }
+        })
+        .collect();
+    match types.iter().position(|process| process.kind == "web") {
+        Some(web) => {
+            let web = types.remove(web);
+            types.insert(0, web);
+        }
+        None => types.insert(0, default()),
+    }
+    types
+}
+
+/// The app's processes, running: the web process, which serves HTTP, then the others.
+struct Running {
+    web: App,
+    /// Every other process type, each with its name (`worker`).
+    others: Vec<(String, App)>,
+}
+
+impl Running {
+    /// Every process of the app: `(pid, type)`.
+    fn processes(&self) -> Vec<(u32, &str)> {
+        let mut processes = vec![(self.web.pid(), "web")];
+        processes.extend(
+            self.others
+                .iter()
+                .map(|(kind, app)| (app.pid(), kind.as_str())),
+        );
+        processes
+    }
+
+    /// The app's processes for a message: `pid 123` for a one-process app, else each with its type.
+    fn described(&self) -> String {
+        let processes = self.processes();
+        match processes.as_slice() {
+            [(pid, _)] => format!("pid {pid}"),
+            _ => {
+                let each: Vec<String> = processes
+                    .iter()
+                    .map(|(pid, kind)| format!("{pid}, `{kind}`"))
+                    .collect();
+                format!("pids {}", each.join("; "))
+            }
+        }
+    }
+}
+
+/// The app, forwarding to `stub`, with `path` as its whole `PATH`: every process type, started;
+/// the web process ready.
+fn start(stub: &HttpStub, path: &str) -> Running {
+    let mut web = None;
+    let mut others = Vec::new();
+    for process in process_types() {
+        let builder = process
+            .builder
+            .env("WEBHOOK_URL", stub.url(WEBHOOK_PATH))
+            .env("PATH", path)
+            .env("RUST_LOG", "warn");
+        if web.is_none() {
+            web = Some(builder.spawn());
+        } else {
+            // A process with no HTTP to serve (a worker): nothing to wait for.
+            others.push((process.kind, builder.start()));
+        }
+    }
+    Running {
+        web: web.expect("process_types() starts with the web process"),
+        others,
+    }
 }
 
 fn path_of(traps: &TrapCommands) -> String {
@@ -96,7 +195,7 @@ fn notifications_reach_the_webhook_without_a_system_curl() {
     let app = start(&stub, &path_of(&traps));
     let sent = notification();
 
-    let reply = app.post_json("/notifications", &sent);
+    let reply = app.web.post_json("/notifications", &sent);
     // A 2xx may come before the call (an app may forward in the background): wait for it then.
     let waited = if reply.is_success() {
         format!(" within {CALL_TIMEOUT:?}")
@@ -189,12 +288,13 @@ struct InFlight {
     descendants: Vec<(u32, String)>,
 }
 
-fn look_at_the_call(app_pid: u32, call: &Call, webhook: SocketAddr) -> InFlight {
-    let descendants: Vec<(u32, String)> = procfs::descendants(app_pid)
-        .into_iter()
+fn look_at_the_call(app_pids: &[u32], call: &Call, webhook: SocketAddr) -> InFlight {
+    let descendants: Vec<(u32, String)> = app_pids
+        .iter()
+        .flat_map(|pid| procfs::descendants(*pid))
         .map(|pid| (pid, procfs::describe(pid)))
         .collect();
-    let mut candidates = vec![app_pid];
+    let mut candidates = app_pids.to_vec();
     candidates.extend(descendants.iter().map(|(pid, _)| *pid));
     InFlight {
         holders: procfs::tcp_socket_holders(call.peer, webhook, &candidates)
@@ -205,17 +305,18 @@ fn look_at_the_call(app_pid: u32, call: &Call, webhook: SocketAddr) -> InFlight 
     }
 }
 
-/// The connection to the webhook belongs to the app's own process: no child process makes the
-/// call, whether the app starts it as `curl`, `/usr/bin/curl` or `sh -c "curl …"`.
+/// The connection to the webhook belongs to one of the app's own processes (the web process, or a
+/// worker the Procfile declares): no child process makes the call, whether the app starts it as
+/// `curl`, `/usr/bin/curl` or `sh -c "curl …"`.
 #[test]
 fn the_app_makes_the_webhook_call_itself() {
     // The machine's usual PATH this time: a `curl` found there, or named by its absolute path,
     // reaches the webhook, and the check sees which process made the call.
     let stub = HttpStub::start().delay(HOLD);
     let app = start(&stub, MINIMAL_PATH);
-    let app_pid = app.pid();
+    let app_pids: Vec<u32> = app.processes().iter().map(|(pid, _)| *pid).collect();
     let sent = notification();
-    let url = app.url("/notifications");
+    let url = app.web.url("/notifications");
 
     let (calls, in_flight, reply) = thread::scope(|scope| {
         let posting = scope.spawn(|| kit_harness::http::post_json(&url, &sent));
@@ -223,7 +324,7 @@ fn the_app_makes_the_webhook_call_itself() {
         // Right away, while the webhook holds the call open and its caller waits for the answer.
         let in_flight = calls
             .first()
-            .map(|call| look_at_the_call(app_pid, call, stub.addr()));
+            .map(|call| look_at_the_call(&app_pids, call, stub.addr()));
         (
             calls,
             in_flight,
@@ -246,7 +347,7 @@ fn the_app_makes_the_webhook_call_itself() {
     let others: Vec<&(u32, String)> = in_flight
         .holders
         .iter()
-        .filter(|(pid, _)| *pid != app_pid)
+        .filter(|(pid, _)| !app_pids.contains(pid))
         .collect();
     dependencies().ensure(others.is_empty(), "the-anti-pattern", || {
         let callers: Vec<String> = others
@@ -261,11 +362,12 @@ fn the_app_makes_the_webhook_call_itself() {
             })
             .collect();
         format!(
-            "the call to the webhook came from {}, not from the app (pid {app_pid}). The app hands \
+            "the call to the webhook came from {}, not from the app ({}). The app hands \
              the HTTP call to a program that its Cargo.toml does not declare and Cargo.lock does \
              not pin; it works only where that program is installed, in whatever version is \
              there. Make the call from Rust, with a crate declared in Cargo.toml.",
-            callers.join(" and ")
+            callers.join(" and "),
+            app.described()
         )
     });
     // The connection was gone before the check could see it: then at least the app must have had
@@ -280,10 +382,11 @@ fn the_app_makes_the_webhook_call_itself() {
                 .map(|(pid, what)| format!("process {pid}, `{}`", shorten(what)))
                 .collect();
             format!(
-                "while the webhook held the call to {} {} open, the app (pid {app_pid}) had child \
+                "while the webhook held the call to {} {} open, the app ({}) had child \
                  processes: {}. The app hands its work to programs its Cargo.toml does not declare.",
                 call.method,
                 call.path,
+                app.described(),
                 children.join(", ")
             )
         },
@@ -325,27 +428,36 @@ fn the_binary_needs_no_system_library_beyond_the_c_runtime() {
     });
 
     // What the loader really maps once the app has made a call: libraries opened at run time, and
-    // the libraries of libraries, which NEEDED alone does not show.
+    // the libraries of libraries, which NEEDED alone does not show. Every process of the app: the
+    // one that made the call may be a worker.
     let stub = HttpStub::start();
     let traps = TrapCommands::new(&TRAPPED_TOOLS);
     let app = start(&stub, &path_of(&traps));
-    let _ = kit_harness::http::post_json(&app.url("/notifications"), &notification());
-    let loaded: Vec<String> = procfs::mapped_libraries(app.pid())
-        .iter()
-        .filter_map(|path| Some(path.file_name()?.to_string_lossy().into_owned()))
-        .filter(|lib| elf::is_openssl(lib))
-        .collect();
-    dependencies().ensure(loaded.is_empty(), "system-libraries", || {
-        format!(
-            "after POST /notifications, the app (pid {}) has {} loaded from the system \
-             (/proc/{}/maps): it uses the system's OpenSSL, which Cargo.toml cannot declare and \
-             Cargo.lock cannot pin. A TLS stack written in Rust (rustls) is compiled into the \
-             binary instead.",
-            app.pid(),
-            loaded.join(", "),
-            app.pid()
-        )
-    });
+    let reply = kit_harness::http::post_json(&app.web.url("/notifications"), &notification());
+    if reply.is_ok_and(|reply| reply.is_success()) {
+        stub.wait_for_calls(1, CALL_TIMEOUT);
+    }
+    for (pid, kind) in app.processes() {
+        let loaded: Vec<String> = procfs::mapped_libraries(pid)
+            .iter()
+            .filter_map(|path| Some(path.file_name()?.to_string_lossy().into_owned()))
+            .filter(|lib| elf::is_openssl(lib))
+            .collect();
+        let who = if app.others.is_empty() {
+            format!("the app (pid {pid})")
+        } else {
+            format!("the app's `{kind}` process (pid {pid})")
+        };
+        dependencies().ensure(loaded.is_empty(), "system-libraries", || {
+            format!(
+                "after POST /notifications, {who} has {} loaded from the system \
+                 (/proc/{pid}/maps): it uses the system's OpenSSL, which Cargo.toml cannot \
+                 declare and Cargo.lock cannot pin. A TLS stack written in Rust (rustls) is \
+                 compiled into the binary instead.",
+                loaded.join(", "),
+            )
+        });
+    }
 }
 
 fn join(libraries: &[&String]) -> String {
@@ -356,37 +468,96 @@ fn join(libraries: &[&String]) -> String {
         .join(", ")
 }
 
-/// Without `WEBHOOK_URL` the app cannot do its job: it says so in one line and stops, with no
-/// panic and no backtrace even when `RUST_BACKTRACE=1` is exported. Green on the shipped exercise.
+/// Without `WEBHOOK_URL` the app cannot do its job: the process that calls the webhook says so in
+/// one line and stops, with no panic and no backtrace even when `RUST_BACKTRACE=1` is exported.
+/// Green on the shipped exercise. Every process type of the app is started without it: one that
+/// does not call the webhook (a web process that leaves delivery to a worker) may run on, but one
+/// of them must stop, and each that stops must name the variable.
 #[test]
 fn stops_at_once_naming_webhook_url_when_it_is_unset() {
-    let finished = AppBuilder::new(app_binary!())
-        .env("RUST_BACKTRACE", "1")
-        .env("RUST_LOG", "warn")
-        .run_to_end(STOP_BOUND);
-    let output = format!("{}{}", finished.stdout, finished.stderr);
-    dependencies().ensure(
-        !finished.status.success() && output.contains("WEBHOOK_URL"),
-        "the-exercise",
-        || {
-            format!(
-                "without WEBHOOK_URL the app exited with {} and said: {:?}; the contract is a \
-                 non-zero exit and a message naming WEBHOOK_URL",
-                finished.status,
-                output.trim()
-            )
-        },
-    );
-    let lower = output.to_lowercase();
-    dependencies().ensure(
-        !lower.contains("panicked") && !lower.contains("backtrace"),
-        "the-exercise",
-        || {
-            format!(
-                "without WEBHOOK_URL the app stopped, but with a panic or a backtrace: {:?}; the \
-                 contract is one line naming WEBHOOK_URL",
-                output.trim()
-            )
-        },
-    );
+    let mut processes: Vec<(String, App)> = process_types()
+        .into_iter()
+        .map(|process| {
+            let app = process
+                .builder
+                .env("RUST_BACKTRACE", "1")
+                .env("RUST_LOG", "warn")
+                .start();
+            (process.kind, app)
+        })
+        .collect();
+    let one_process = processes.len() == 1;
+    let who = |kind: &str| {
+        if one_process {
+            "the app".to_string()
+        } else {
+            format!("the app's `{kind}` process")
+        }
+    };
+    let named = |app: &App| app.output().contains("WEBHOOK_URL");
+    // Until a process has stopped naming the variable (or every process has stopped): the others
+    // are judged as they are then.
+    let deadline = Instant::now() + STOP_BOUND;
+    loop {
+        let mut all_stopped = true;
+        let mut one_named = false;
+        for (_, app) in &mut processes {
+            match app.poll_exit() {
+                Some(_) => one_named |= named(app),
+                None => all_stopped = false,
+            }
+        }
+        if one_named || all_stopped || Instant::now() >= deadline {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let stopped: Vec<(String, ExitStatus, String)> = processes
+        .iter_mut()
+        .filter_map(|(kind, app)| Some((kind.clone(), app.poll_exit()?, app.output())))
+        .collect();
+    dependencies().ensure(!stopped.is_empty(), "the-exercise", || {
+        let running: Vec<String> = processes
+            .iter()
+            .map(|(kind, app)| format!("{} (`{kind}`)", app.name()))
+            .collect();
+        format!(
+            "without WEBHOOK_URL, {} still running after {STOP_BOUND:?}: {}. The contract is that \
+             the process that calls the webhook stops at once, with a non-zero exit and a message \
+             naming WEBHOOK_URL",
+            if one_process {
+                "the app was"
+            } else {
+                "every process of the app was"
+            },
+            running.join("; ")
+        )
+    });
+    for (kind, status, output) in stopped {
+        dependencies().ensure(
+            !status.success() && output.contains("WEBHOOK_URL"),
+            "the-exercise",
+            || {
+                format!(
+                    "without WEBHOOK_URL {} exited with {status} and said: {:?}; the contract is a \
+                     non-zero exit and a message naming WEBHOOK_URL",
+                    who(&kind),
+                    output.trim()
+                )
+            },
+        );
+        let lower = output.to_lowercase();
+        dependencies().ensure(
+            !lower.contains("panicked") && !lower.contains("backtrace"),
+            "the-exercise",
+            || {
+                format!(
+                    "without WEBHOOK_URL {} stopped, but with a panic or a backtrace: {:?}; the \
+                     contract is one line naming WEBHOOK_URL",
+                    who(&kind),
+                    output.trim()
+                )
+            },
+        );
+    }
 }

@@ -24,6 +24,8 @@
 //!   `DT_NEEDED` entries on Linux, `otool -L` on macOS).
 //! - [`trap`]: stand-ins for system tools (`curl`, ...) that record that they ran, and fail.
 //! - [`noticeboard`]: the app's HTTP contract as several factors' checks use it (visits).
+//! - [`procfile`]: the process types an app declares in its `Procfile` (`web`, `worker`), for
+//!   checks that judge the whole app rather than one process of it.
 //! - [`package`]: the package as Cargo and git see it: its binaries (`cargo metadata`), and git
 //!   run in its directory.
 //! - [`fresh_copy`]: the package copied into a throwaway git repository, built there, and moved
@@ -44,6 +46,7 @@ pub mod noticeboard;
 pub mod package;
 pub mod ports;
 pub mod postgres;
+pub mod procfile;
 pub mod procfs;
 pub mod proxy;
 pub mod redis;

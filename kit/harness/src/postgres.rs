@@ -235,11 +235,12 @@ impl TestDatabase {
              CREATE EVENT TRIGGER kit_audit_ddl ON ddl_command_end
                EXECUTE FUNCTION kit_audit.record_ddl();",
         );
-        for table in tables {
-            // Table names come from the check, not from the app.
+        for (number, table) in tables.iter().enumerate() {
+            // Quoted: a check may watch every table the app created, whatever it named them.
+            let table = table.replace('"', "\"\"");
             sql.push_str(&format!(
-                "CREATE TRIGGER kit_audit_{table} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-                   ON public.{table} FOR EACH STATEMENT EXECUTE FUNCTION kit_audit.record_change();"
+                "CREATE TRIGGER kit_audit_{number} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+                   ON public.\"{table}\" FOR EACH STATEMENT EXECUTE FUNCTION kit_audit.record_change();"
             ));
         }
         self.as_admin(&sql);

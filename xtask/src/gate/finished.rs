@@ -15,6 +15,10 @@
 //!   expect the app to create its tables; the finished app leaves that to `migrate` (Factor XII). For
 //!   those factors the judged `noticeboard` is a launcher that runs `migrate` first, as a platform's
 //!   release phase does, then `exec`s the real binary (same process, same pid, same signals).
+//! - **Process types.** Checks that judge the whole app (Factor II's: does the webhook call come
+//!   from the app itself?) start every process type the package's `Procfile` declares
+//!   (`kit_harness::procfile`), so the worker that delivers to the webhook (Factor VIII) runs
+//!   beside the web process, as on a platform.
 //! - **Binary names.** The checks name admin binaries `<package>-migrate`; the finished app's are
 //!   `migrate` and `reset-visits`, the names a Procfile and a Kubernetes Job run. The judged folder
 //!   links one name to the other.
@@ -72,21 +76,6 @@ pub const EXPECTED_FAILURES: &[(u8, &str, &str)] = &[
         "POST /notifications answers 202 (Factor VIII: delivery comes later); I expects 201",
     ),
     (
-        2,
-        "notifications_reach_the_webhook_without_a_system_curl",
-        "a worker delivers to the webhook (Factor VIII); Factor II's web process calls it itself",
-    ),
-    (
-        2,
-        "the_app_makes_the_webhook_call_itself",
-        "a worker delivers to the webhook (Factor VIII); Factor II's web process calls it itself",
-    ),
-    (
-        2,
-        "stops_at_once_naming_webhook_url_when_it_is_unset",
-        "only the worker needs WEBHOOK_URL (Factor VIII); `fails_fast` checks that it names it",
-    ),
-    (
         3,
         "new_notifications_are_stored_in_the_database_in_database_url",
         "POST /notifications answers 202 (Factor VIII: delivery comes later); III expects 201",
@@ -105,26 +94,6 @@ pub const EXPECTED_FAILURES: &[(u8, &str, &str)] = &[
         10,
         "development_stores_notifications_in_postgres",
         "POST /notifications answers 202 (Factor VIII: delivery comes later); X expects 201",
-    ),
-    (
-        12,
-        "the_web_process_counts_visits_in_postgres",
-        "the visit count lives in Redis (IV, VI); Factor XII's snapshot keeps it in Postgres",
-    ),
-    (
-        12,
-        "migrate_creates_the_schema_and_records_it",
-        "the visit count lives in Redis (IV, VI), so `migrate` creates no `visits` table",
-    ),
-    (
-        12,
-        "reset_visits_sets_the_count_to_zero_and_says_so",
-        "the visit count lives in Redis (IV, VI); the check reads SUM(count) FROM visits",
-    ),
-    (
-        12,
-        "the_web_process_does_not_migrate",
-        "the visit count lives in Redis (IV, VI), so GET / answers before `migrate` has run",
     ),
 ];
 
