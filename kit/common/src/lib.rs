@@ -5,10 +5,13 @@
 //!
 //! - [`settings`]: where Postgres and Redis are (the environment, then `.env`, then
 //!   `.env.example`, an empty value counting as unset everywhere);
-//! - [`manifest`]: `factors.toml`, the kit's one list of factors, parsed by one struct.
+//! - [`manifest`]: `factors.toml`, the kit's one list of factors, parsed by one struct;
+//! - [`standalone`]: a package of the kit built on its own (Factor I's fresh copy, `verify`'s
+//!   mistake fixtures), one way.
 //!
 //! It depends only on crates the harness already builds with, so the exercises' builds gain one
 //! small crate and no dependency.
 
 pub mod manifest;
 pub mod settings;
+pub mod standalone;

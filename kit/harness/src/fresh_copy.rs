@@ -18,6 +18,7 @@
 //! removed when the copy is dropped, so `target/` does not grow.
 
 use crate::package::Binary;
+use kit_common::standalone;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -54,38 +55,13 @@ impl FreshCopy {
         let repo = scratch.path().join("app");
         copy_tree(package_dir, &repo)?;
         let package = format!("kit-fresh-{:08x}", random());
-        let workspace = read_toml(&kit.join("Cargo.toml"))?;
-        let private_deps = scratch.path().join("kit-deps");
-        let mut deps_manifest = explicit(&workspace, &kit.join("kit/deps"))?;
-        rename_package(&mut deps_manifest, &format!("{package}-deps"));
-        write(&private_deps.join("Cargo.toml"), &deps_manifest.to_string())?;
-        let lib = std::fs::read_to_string(kit.join("kit/deps/src/lib.rs"))
-            .map_err(|err| format!("cannot read kit/deps/src/lib.rs: {err}"))?;
-        write(&private_deps.join("src/lib.rs"), &lib)?;
-
-        let mut manifest = explicit(&workspace, &repo)?;
-        rename_package(&mut manifest, &package);
-        for section in ["test", "bench", "example", "dev-dependencies", "lints"] {
-            manifest.remove(section);
-        }
-        if let Some(Value::Table(deps)) = manifest.get_mut("dependencies")
-            && deps.contains_key("kit-deps")
-        {
-            deps.insert(
-                "kit-deps".into(),
-                Value::Table(Table::from_iter([
-                    (
-                        "path".into(),
-                        Value::String(private_deps.display().to_string()),
-                    ),
-                    ("package".into(), Value::String(format!("{package}-deps"))),
-                ])),
-            );
-        }
-        manifest.insert("workspace".into(), Value::Table(Table::new()));
-        if let Some(profile) = workspace.get("profile") {
-            manifest.insert("profile".into(), profile.clone());
-        }
+        let workspace = standalone::Workspace::read(kit).map_err(|err| format!("{err:#}"))?;
+        let private_deps = workspace
+            .write_private_deps(&scratch.path().join("kit-deps"), &format!("{package}-deps"))
+            .map_err(|err| format!("{err:#}"))?;
+        let mut manifest = workspace
+            .standalone_manifest(&repo, &package, &private_deps)
+            .map_err(|err| format!("{err:#}"))?;
         write(&repo.join("Cargo.toml"), &manifest.to_string())?;
         // The bins keep their paths and get names of the copy's own (`<package>-<name>`): an
         // auto-discovered `src/bin/staging.rs` would otherwise land on the kit's own `staging`.
@@ -242,31 +218,7 @@ impl Drop for FreshCopy {
     /// Removes what Cargo built for the copy (everything carries its unique package name); the
     /// temp dir goes with `scratch`.
     fn drop(&mut self) {
-        let debug = self.target.join("debug");
-        let crate_prefix = self.package.replace('-', "_");
-        let places = [
-            (debug.clone(), self.package.clone()),
-            (debug.join("deps"), crate_prefix.clone()),
-            (debug.join("deps"), format!("lib{crate_prefix}")),
-            (debug.join(".fingerprint"), self.package.clone()),
-            (debug.join("build"), self.package.clone()),
-            (debug.join("incremental"), crate_prefix),
-        ];
-        for (dir, prefix) in places {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                    let path = entry.path();
-                    let _ = if path.is_dir() {
-                        std::fs::remove_dir_all(&path)
-                    } else {
-                        std::fs::remove_file(&path)
-                    };
-                }
-            }
-        }
+        standalone::remove_build_products(&self.target.join("debug"), &self.package);
     }
 }
 
@@ -284,13 +236,6 @@ fn random() -> u32 {
     use std::hash::BuildHasher;
     std::collections::hash_map::RandomState::new()
         .hash_one((std::time::SystemTime::now(), std::process::id())) as u32
-}
-
-fn read_toml(path: &Path) -> Result<Table, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-    text.parse::<Table>()
-        .map_err(|err| format!("{} does not parse: {err}", path.display()))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -320,12 +265,6 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn rename_package(manifest: &mut Table, name: &str) {
-    if let Some(Value::Table(package)) = manifest.get_mut("package") {
-        package.insert("name".into(), Value::String(name.into()));
-    }
 }
 
 /// The `[[bin]]` entry named `name` in the manifest, if it has one (to keep `test = false` etc.).
@@ -385,103 +324,6 @@ fn bin_targets(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
             Some((name, relative))
         })
         .collect())
-}
-
-/// The manifest in `dir` with everything it inherits from the kit's workspace written out
-/// (package fields, dependency specs) and every relative dependency path made absolute, so that
-/// it builds the same anywhere.
-fn explicit(workspace: &Table, dir: &Path) -> Result<Table, String> {
-    let kit = crate::kit_root();
-    let shared = workspace
-        .get("workspace")
-        .and_then(Value::as_table)
-        .ok_or("the kit's Cargo.toml has no [workspace]")?;
-    let mut manifest = read_toml(&dir.join("Cargo.toml"))?;
-    if let Some(Value::Table(package)) = manifest.get_mut("package") {
-        for (key, value) in package.iter_mut() {
-            if is_inherited(value)
-                && let Some(field) = shared
-                    .get("package")
-                    .and_then(|fields| fields.get(key.as_str()))
-            {
-                *value = field.clone();
-            }
-        }
-    }
-    for section in ["dependencies", "build-dependencies"] {
-        if let Some(Value::Table(deps)) = manifest.get_mut(section) {
-            resolve(deps, shared, kit, dir);
-        }
-    }
-    // `[target.'cfg(..)'.dependencies]` too; their dev-dependencies are not built.
-    if let Some(Value::Table(targets)) = manifest.get_mut("target") {
-        for (_, target) in targets.iter_mut() {
-            let Some(target) = target.as_table_mut() else {
-                continue;
-            };
-            target.remove("dev-dependencies");
-            for section in ["dependencies", "build-dependencies"] {
-                if let Some(Value::Table(deps)) = target.get_mut(section) {
-                    resolve(deps, shared, kit, dir);
-                }
-            }
-        }
-    }
-    manifest.remove("lints");
-    Ok(manifest)
-}
-
-/// Dependency specs written out: `name.workspace = true` becomes the workspace's spec (with any
-/// `features` or `optional` the package adds), relative paths become absolute.
-fn resolve(deps: &mut Table, shared: &Table, kit: &Path, dir: &Path) {
-    for (name, spec) in deps.iter_mut() {
-        let (mut resolved, base) = if is_inherited(spec) {
-            let from_workspace = shared
-                .get("dependencies")
-                .and_then(|deps| deps.get(name.as_str()))
-                .cloned()
-                .unwrap_or_else(|| Value::Table(Table::new()));
-            let mut table = match from_workspace {
-                Value::String(version) => {
-                    Table::from_iter([("version".to_string(), Value::String(version))])
-                }
-                Value::Table(table) => table,
-                _ => Table::new(),
-            };
-            if let Value::Table(own) = spec {
-                for (key, value) in own.iter() {
-                    match key.as_str() {
-                        "workspace" => {}
-                        "features" => {
-                            let mut features = table
-                                .get("features")
-                                .and_then(Value::as_array)
-                                .cloned()
-                                .unwrap_or_default();
-                            features.extend(value.as_array().cloned().unwrap_or_default());
-                            table.insert("features".into(), Value::Array(features));
-                        }
-                        _ => {
-                            table.insert(key.clone(), value.clone());
-                        }
-                    }
-                }
-            }
-            (Value::Table(table), kit)
-        } else {
-            (spec.clone(), dir)
-        };
-        if let Some(Value::String(path)) = resolved.get_mut("path") {
-            *path = base.join(&*path).display().to_string();
-        }
-        *spec = resolved;
-    }
-}
-
-fn is_inherited(value: &Value) -> bool {
-    value
-        .as_table()
-        .is_some_and(|table| table.get("workspace") == Some(&Value::Boolean(true)))
 }
 
 /// Runs `command` to its end within `timeout`: (success, stdout, stderr).

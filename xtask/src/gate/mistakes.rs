@@ -14,10 +14,11 @@ use crate::gate::copy_cache;
 use crate::gate::runner::repeated;
 use crate::gate::verify;
 use anyhow::{Context, Result, bail, ensure};
+use kit_common::standalone;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use toml::{Table, Value};
+use toml::Value;
 
 #[derive(Deserialize)]
 struct Mistakes {
@@ -97,8 +98,7 @@ pub fn solution_applied_is_green(root: &Path, factor: &Factor, repeat: u32) -> R
     let applied = crate::engine::apply::solution_over(root, factor, &copy)?;
     let added = applied.added_files;
     let exercise_package = Factor::package(root, &factor.exercise)?;
-    let manifest =
-        standalone_manifest(root, &copy.join("Cargo.toml"), &exercise_package, &package)?;
+    let manifest = standalone_manifest(root, &copy, &exercise_package, &package)?;
     std::fs::write(copy.join("Cargo.toml"), manifest)?;
     std::fs::copy(root.join("Cargo.lock"), copy.join("Cargo.lock"))?;
     let copy_build = build_copy(root, factor, &package, &copy)
@@ -219,32 +219,7 @@ struct BuildProducts {
 
 impl Drop for BuildProducts {
     fn drop(&mut self) {
-        let crate_name = self.package.replace('-', "_");
-        let prefixes = [
-            (self.target.clone(), self.package.clone()),
-            // `<crate>-<hash>`, and the extra binaries' `<crate>_migrate-<hash>`.
-            (self.target.join("deps"), crate_name),
-            (
-                self.target.join(".fingerprint"),
-                format!("{}-", self.package),
-            ),
-            (self.target.join("build"), format!("{}-", self.package)),
-        ];
-        for (dir, prefix) in prefixes {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                    let path = entry.path();
-                    let _ = if path.is_dir() {
-                        std::fs::remove_dir_all(&path)
-                    } else {
-                        std::fs::remove_file(&path)
-                    };
-                }
-            }
-        }
+        standalone::remove_build_products(&self.target, &self.package);
     }
 }
 
@@ -278,21 +253,18 @@ fn prepare(
         String::from_utf8_lossy(&output.stderr).trim()
     );
     let solution_package = Factor::package(root, &factor.solution)?;
-    let manifest = standalone_manifest(root, &copy.join("Cargo.toml"), &solution_package, package)?;
+    let manifest = standalone_manifest(root, copy, &solution_package, package)?;
     std::fs::write(copy.join("Cargo.toml"), manifest)?;
     std::fs::copy(root.join("Cargo.lock"), copy.join("Cargo.lock"))?;
     Ok(())
 }
 
-/// The solution's Cargo.toml made standalone: renamed, with what it inherited from the workspace
-/// written out, and the workspace's profiles, so its dependencies are the very builds already in
-/// the target folder.
-fn standalone_manifest(root: &Path, path: &Path, from: &str, to: &str) -> Result<String> {
-    let workspace: Table = toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml"))?)?;
-    let mut manifest = explicit_manifest(root, &workspace, path)?;
-    if let Some(Value::Table(package)) = manifest.get_mut("package") {
-        package.insert("name".into(), Value::String(to.into()));
-    }
+/// The Cargo.toml in `dir` made standalone ([`standalone`]): named `to`, its binaries renamed
+/// from `from` to `to`, `kit-deps` from a private copy kept in `target/mistakes/kit-deps`.
+fn standalone_manifest(root: &Path, dir: &Path, from: &str, to: &str) -> Result<String> {
+    let workspace = standalone::Workspace::read(root)?;
+    let deps = workspace.write_private_deps(&root.join("target/mistakes/kit-deps"), "kit-deps")?;
+    let mut manifest = workspace.standalone_manifest(dir, to, &deps)?;
     if let Some(Value::Array(bins)) = manifest.get_mut("bin") {
         for bin in bins {
             if let Some(Value::String(name)) = bin.get_mut("name") {
@@ -300,86 +272,5 @@ fn standalone_manifest(root: &Path, path: &Path, from: &str, to: &str) -> Result
             }
         }
     }
-    // Only the binaries are built: no test target, no dev-dependencies to resolve.
-    manifest.remove("test");
-    manifest.remove("dev-dependencies");
-    // kit-deps from a private copy: the kit's own, built from another workspace, would get
-    // another fingerprint and be rebuilt in place, and every crate of the kit after it.
-    if let Some(Value::Table(deps)) = manifest.get_mut("dependencies")
-        && deps.contains_key("kit-deps")
-    {
-        let private = private_kit_deps(root, &workspace)?;
-        deps.insert(
-            "kit-deps".into(),
-            Value::Table(Table::from_iter([(
-                "path".into(),
-                Value::String(private.display().to_string()),
-            )])),
-        );
-    }
-    manifest.insert("workspace".into(), Value::Table(Table::new()));
-    if let Some(profile) = workspace.get("profile") {
-        manifest.insert("profile".into(), profile.clone());
-    }
     Ok(toml::to_string(&manifest)?)
-}
-
-/// `path`'s manifest with everything it inherits from the kit's workspace written out (package
-/// fields, dependency specs with absolute paths), and no `[lints]`.
-fn explicit_manifest(root: &Path, workspace: &Table, path: &Path) -> Result<Table> {
-    let shared = &workspace["workspace"];
-    let mut manifest: Table = toml::from_str(&std::fs::read_to_string(path)?)?;
-    if let Some(Value::Table(package)) = manifest.get_mut("package") {
-        for (key, value) in package.iter_mut() {
-            if is_inherited(value) {
-                *value = shared["package"][key.as_str()].clone();
-            }
-        }
-    }
-    for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
-        let Some(Value::Table(deps)) = manifest.get_mut(section) else {
-            continue;
-        };
-        for (name, spec) in deps.iter_mut() {
-            let mut resolved = shared["dependencies"][name.as_str()].clone();
-            if let Some(Value::String(path)) = resolved.get_mut("path") {
-                *path = root.join(&*path).display().to_string();
-            }
-            if let Value::String(version) = resolved {
-                resolved = Value::Table(Table::from_iter([(
-                    "version".into(),
-                    Value::String(version),
-                )]));
-            }
-            *spec = resolved;
-        }
-    }
-    manifest.remove("lints");
-    Ok(manifest)
-}
-
-/// A copy of `kit/deps` for the standalone copies (same dependencies and features, so every
-/// dependency's build is shared; another path, so the kit's own kit-deps is never rebuilt).
-/// Files are rewritten only when they change, so the copy stays fresh between runs.
-fn private_kit_deps(root: &Path, workspace: &Table) -> Result<PathBuf> {
-    let dir = root.join("target/mistakes/kit-deps");
-    let manifest = explicit_manifest(root, workspace, &root.join("kit/deps/Cargo.toml"))?;
-    write_if_changed(&dir.join("Cargo.toml"), &toml::to_string(&manifest)?)?;
-    let lib = std::fs::read_to_string(root.join("kit/deps/src/lib.rs"))?;
-    write_if_changed(&dir.join("src/lib.rs"), &lib)?;
-    Ok(dir)
-}
-
-fn write_if_changed(path: &Path, text: &str) -> Result<()> {
-    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
-        return Ok(());
-    }
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn is_inherited(value: &Value) -> bool {
-    value
-        .as_table()
-        .is_some_and(|table| table.get("workspace") == Some(&Value::Boolean(true)))
 }
