@@ -20,6 +20,7 @@
 use crate::package::Binary;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use toml::{Table, Value};
@@ -42,6 +43,9 @@ pub struct FreshCopy {
     binaries: Vec<(String, String)>,
     /// The kit's target folder (the one holding the check binary): dependencies come from there.
     target: PathBuf,
+    /// What the copy's builds wrote whose name does not carry `package` (a library keeps its
+    /// crate name): removed when the copy is dropped.
+    artifacts: Mutex<Vec<PathBuf>>,
 }
 
 impl FreshCopy {
@@ -63,8 +67,21 @@ impl FreshCopy {
             .map_err(|err| format!("cannot read kit/deps/src/lib.rs: {err}"))?;
         write(&private_deps.join("src/lib.rs"), &lib)?;
 
+        let library = lib_target(package_dir)?;
         let mut manifest = explicit(&workspace, &repo)?;
         rename_package(&mut manifest, &package);
+        // A library keeps its crate name: the package's binaries `use` it by that name, which the
+        // package's new name would otherwise change. (Its build products then carry that name, not
+        // the copy's: `build` records them, and dropping the copy removes them.)
+        if let Some(library) = library {
+            let mut lib = manifest
+                .get("lib")
+                .and_then(Value::as_table)
+                .cloned()
+                .unwrap_or_default();
+            lib.insert("name".into(), Value::String(library));
+            manifest.insert("lib".into(), Value::Table(lib));
+        }
         for section in ["test", "bench", "example", "dev-dependencies", "lints"] {
             manifest.remove(section);
         }
@@ -122,6 +139,7 @@ impl FreshCopy {
                 .collect(),
             package,
             target: target_dir()?,
+            artifacts: Mutex::new(Vec::new()),
         };
         copy.git(&["init", "--quiet", "--initial-branch=main"])?;
         write(
@@ -176,10 +194,16 @@ impl FreshCopy {
                 "--bins",
                 "--offline",
                 "--color=never",
+                // Diagnostics on stderr as usual; on stdout, what each compiled unit wrote.
+                "--message-format=json-render-diagnostics",
                 "--manifest-path",
             ])
             .arg(self.repo.join("Cargo.toml"));
         let output = run(command, BUILD_TIMEOUT, "cargo build")?;
+        self.artifacts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(artifacts_of(&output.1, self.scratch.path()));
         if !output.0 {
             let errors: Vec<&str> = output
                 .2
@@ -243,6 +267,32 @@ impl Drop for FreshCopy {
     /// temp dir goes with `scratch`.
     fn drop(&mut self) {
         let debug = self.target.join("debug");
+        let artifacts = self
+            .artifacts
+            .get_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        for artifact in artifacts {
+            // `deps/libnoticeboard-<hash>.rlib` comes with `.rmeta` and `noticeboard-<hash>.d`.
+            let (Some(dir), Some(stem)) = (
+                artifact.parent(),
+                artifact.file_stem().and_then(|stem| stem.to_str()),
+            ) else {
+                continue;
+            };
+            let stem = stem.strip_prefix("lib").unwrap_or(stem);
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(&format!("{stem}.")) || name.starts_with(&format!("lib{stem}."))
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         let crate_prefix = self.package.replace('-', "_");
         let places = [
             (debug.clone(), self.package.clone()),
@@ -339,9 +389,49 @@ fn original_bin(manifest: &Table, name: &str) -> Option<Table> {
         .cloned()
 }
 
+/// The files of `cargo build --message-format=json` output (`stdout`) that units of a package
+/// under `scratch` (the copy and its private `kit-deps`) wrote.
+fn artifacts_of(stdout: &str, scratch: &Path) -> Vec<PathBuf> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| {
+            message["manifest_path"]
+                .as_str()
+                .is_some_and(|path| Path::new(path).starts_with(scratch))
+        })
+        .flat_map(|message| {
+            message["filenames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|name| name.as_str().map(PathBuf::from))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The crate name of the package's library, if it has one.
+fn lib_target(dir: &Path) -> Result<Option<String>, String> {
+    Ok(targets(dir)?
+        .into_iter()
+        .find(|(kinds, ..)| kinds.iter().any(|kind| kind == "lib"))
+        .map(|(_, name, _)| name.replace('-', "_")))
+}
+
 /// The package's binary targets as Cargo sees them (declared or found): `(name, path relative to
 /// the package)`.
 fn bin_targets(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    Ok(targets(dir)?
+        .into_iter()
+        .filter(|(kinds, ..)| kinds.iter().any(|kind| kind == "bin"))
+        .map(|(_, name, path)| (name, path))
+        .collect())
+}
+
+/// The package's targets as Cargo sees them: `(kinds, name, path relative to the package)`.
+fn targets(dir: &Path) -> Result<Vec<(Vec<String>, String, PathBuf)>, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -370,19 +460,19 @@ fn bin_targets(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|target| {
-            target["kind"]
-                .as_array()
-                .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bin"))
-        })
         .filter_map(|target| {
+            let kinds = target["kind"]
+                .as_array()?
+                .iter()
+                .filter_map(|kind| kind.as_str().map(str::to_string))
+                .collect();
             let name = target["name"].as_str()?.to_string();
             let path = PathBuf::from(target["src_path"].as_str()?);
             let relative = path
                 .strip_prefix(&root)
                 .map(Path::to_path_buf)
                 .unwrap_or(path);
-            Some((name, relative))
+            Some((kinds, name, relative))
         })
         .collect())
 }

@@ -20,9 +20,10 @@
 //!   links one name to the other.
 //! - **Factor I's package.** Factor I's checks run every binary of the package as a web deploy;
 //!   the finished package also builds the admin processes Factor XII adds, which are no deploy of
-//!   their own. Its checks judge a view of the package that declares the app binary only
-//!   (`target/finished/view/`, inside the repository so git still answers), and this step checks
-//!   the package itself: exactly the app and the two admin binaries.
+//!   their own. Its checks judge a view of the package: a copy of it, sources and all, whose
+//!   manifest declares the app binary only (`target/finished/view/`, inside the repository so git
+//!   still answers); this step checks the package itself: exactly the app and the two admin
+//!   binaries.
 //!
 //! Where two factors' contracts disagree, the finished app follows one of them, and the checks of
 //! the other fail on it: [`EXPECTED_FAILURES`] lists each with the reason, and the step fails if one
@@ -403,23 +404,81 @@ impl Folders {
         )?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755))?;
-        // Factor I's view: the package as one deploy binary. Its own `[workspace]` keeps Cargo
-        // from looking for the kit's; `target/` is ignored by git, so git answers as for the
-        // package itself (same HEAD).
-        let main = root.join("noticeboard/src/main.rs");
-        std::fs::write(
-            folders.view.join("Cargo.toml"),
-            format!(
-                "# Written by `cargo xtask verify` (gate/finished.rs): Factor I's view of the \
-                 noticeboard package, its one deploy binary.\n\
-                 [package]\nname = \"{PACKAGE}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
-                 autobins = false\nautolib = false\n\n[[bin]]\nname = \"{PACKAGE}\"\npath = {main:?}\n\n\
-                 [workspace]\n",
-                main = main.display().to_string()
-            ),
-        )?;
+        write_view(root, &folders.view)?;
         Ok(folders)
     }
+}
+
+/// Factor I's view: a copy of the package (its sources, build script, migrations, everything but
+/// build products) whose manifest declares the one deploy binary only, so a check that copies the
+/// package's folder elsewhere (Factor I's fresh commit) gets all it needs. Its manifest is the
+/// package's own with a `[workspace]` of its own, holding what the package inherits from the
+/// kit's (package fields, dependency specs with absolute paths, lints): Cargo reads it where it
+/// is, and never looks for the kit's workspace. `target/` is ignored by git, so git answers in
+/// the view as for the package itself (same `HEAD`, nothing changed).
+fn write_view(root: &Path, view: &Path) -> Result<()> {
+    let package_dir = root.join(PACKAGE);
+    copy_tree(&package_dir, view)?;
+    let read = |path: &Path| -> Result<toml::Table> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} does not parse", path.display()))
+    };
+    let mut manifest = read(&package_dir.join("Cargo.toml"))?;
+    let kit = read(&root.join("Cargo.toml"))?;
+    let mut inherited = kit
+        .get("workspace")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .context("the kit's Cargo.toml has no [workspace]")?;
+    for key in ["members", "default-members", "exclude"] {
+        inherited.remove(key);
+    }
+    if let Some(toml::Value::Table(dependencies)) = inherited.get_mut("dependencies") {
+        for (_, spec) in dependencies.iter_mut() {
+            if let Some(toml::Value::String(path)) = spec.get_mut("path") {
+                *path = root.join(&*path).display().to_string();
+            }
+        }
+    }
+    manifest.insert("workspace".into(), toml::Value::Table(inherited));
+    let Some(toml::Value::Array(bins)) = manifest.get_mut("bin") else {
+        bail!("noticeboard/Cargo.toml declares no [[bin]]");
+    };
+    bins.retain(|bin| bin.get("name").and_then(toml::Value::as_str) == Some(PACKAGE));
+    ensure!(
+        bins.len() == 1,
+        "noticeboard/Cargo.toml declares no [[bin]] named {PACKAGE}"
+    );
+    std::fs::write(
+        view.join("Cargo.toml"),
+        format!(
+            "# Written by `cargo xtask verify` (xtask/src/gate/finished.rs): Factor I's view of \
+             the noticeboard package, its one deploy binary.\n{}",
+            toml::to_string(&manifest)?
+        ),
+    )?;
+    Ok(())
+}
+
+/// Copies the folder `from` to `to`, leaving out build products (`target/`) and any `.git`.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (source, dest) = (entry.path(), to.join(&name));
+        if entry.file_type()?.is_dir() {
+            copy_tree(&source, &dest)?;
+        } else {
+            std::fs::copy(&source, &dest)
+                .with_context(|| format!("cannot copy {}", source.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs each of the factor's checks on its own, with a database and a Redis index of its own.
