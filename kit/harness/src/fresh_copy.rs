@@ -620,3 +620,60 @@ fn run(
         err.join().unwrap_or_default(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A package whose binary `use`s its own library (the finished noticeboard's layout) builds as
+    /// a fresh copy, and dropping the copy leaves none of its build products in the kit's target.
+    #[test]
+    fn a_package_with_a_library_builds_and_leaves_nothing_behind() {
+        let original = TempDir::with_prefix("kit-fresh-test-").unwrap();
+        let name = format!("fresh-probe-{:08x}", random());
+        let crate_name = name.replace('-', "_");
+        write(
+            &original.path().join("Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+                 [[bin]]\nname = \"probe\"\npath = \"src/main.rs\"\n\n[workspace]\n"
+            ),
+        )
+        .unwrap();
+        write(
+            &original.path().join("src/lib.rs"),
+            "pub fn answer() -> u8 { 42 }\n",
+        )
+        .unwrap();
+        write(
+            &original.path().join("src/main.rs"),
+            &format!("fn main() {{ println!(\"{{}}\", {crate_name}::answer()); }}\n"),
+        )
+        .unwrap();
+
+        let copy = FreshCopy::new(original.path()).unwrap();
+        copy.commit("first").unwrap();
+        copy.build().unwrap();
+        let binaries = copy.binaries();
+        assert_eq!(binaries.len(), 1, "{:?}", binaries.len());
+        let output = Command::new(&binaries[0].path).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "42\n");
+
+        let deps = copy.target.join("debug/deps");
+        let products = || -> Vec<String> {
+            std::fs::read_dir(&deps)
+                .unwrap()
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|file| file.contains(&crate_name))
+                .collect()
+        };
+        assert!(
+            products().iter().any(|file| file.ends_with(".rlib")),
+            "the library was built: {:?}",
+            products()
+        );
+        drop(copy);
+        assert_eq!(products(), Vec::<String>::new());
+    }
+}
