@@ -501,6 +501,27 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// `body` with each run of digits written as `#`. An app that counts visits (Factors IV and VI, the
+/// finished noticeboard) shows a count one higher on each `GET /`, so the original's homepage and
+/// the copy's differ in that number even when both serve the same release; what this check is
+/// about (a page the copy cannot build, a file of the checkout) shows as more than a number.
+fn numbers_masked(body: &str) -> String {
+    let mut masked = String::with_capacity(body.len());
+    let mut in_number = false;
+    for c in body.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                masked.push('#');
+            }
+            in_number = true;
+        } else {
+            masked.push(c);
+            in_number = false;
+        }
+    }
+    masked
+}
+
 /// The run: a copy of the binary, alone in a release directory, with the source tree out of reach,
 /// serves what the binary serves in place, and leaves its release as it found it.
 #[test]
@@ -582,8 +603,16 @@ fn serves_from_a_copy_with_the_checkout_out_of_reach() {
     );
     for path in ["/", "/release"] {
         let (there, here) = (in_place.get(path), in_copy.get(path));
+        // The release and the banner the copy was given must be on its page wherever they are on
+        // the original's, character for character; the rest of the page may differ in its numbers
+        // only (see `numbers_masked`).
+        let same_config = [id.as_str(), banner]
+            .iter()
+            .all(|given| !there.body.contains(given) || here.body.contains(given));
         build_release_run().ensure(
-            there.status == here.status && there.body == here.body,
+            there.status == here.status
+                && same_config
+                && numbers_masked(&there.body) == numbers_masked(&here.body),
             "the-fix",
             || {
                 format!(

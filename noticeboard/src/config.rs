@@ -52,7 +52,7 @@ pub struct WebConfig {
     pub redis: RedisUrl,
     /// `DEPLOY_NAME` (Factor I): which deploy this is; optional, shown on the homepage.
     pub deploy_name: String,
-    /// `NOTICEBOARD_BANNER` (Factor V; Factor I's snapshot calls it `BANNER`): optional notice.
+    /// `NOTICEBOARD_BANNER` (Factors I and V): optional notice.
     pub banner: Option<String>,
     /// `RELEASE_ID` (Factor V): required; `GET /release` names it.
     pub release_id: String,

@@ -21,6 +21,7 @@ use crate::package::Binary;
 use kit_common::standalone;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use toml::{Table, Value};
@@ -43,6 +44,9 @@ pub struct FreshCopy {
     binaries: Vec<(String, String)>,
     /// The kit's target folder (the one holding the check binary): dependencies come from there.
     target: PathBuf,
+    /// What the copy's builds wrote whose name does not carry `package` (a library keeps its
+    /// crate name): removed when the copy is dropped.
+    artifacts: Mutex<Vec<PathBuf>>,
 }
 
 impl FreshCopy {
@@ -55,6 +59,7 @@ impl FreshCopy {
         let repo = scratch.path().join("app");
         copy_tree(package_dir, &repo)?;
         let package = format!("kit-fresh-{:08x}", random());
+        let library = lib_target(package_dir)?;
         let workspace = standalone::Workspace::read(kit).map_err(|err| format!("{err:#}"))?;
         let private_deps = workspace
             .write_private_deps(&scratch.path().join("kit-deps"), &format!("{package}-deps"))
@@ -62,6 +67,18 @@ impl FreshCopy {
         let mut manifest = workspace
             .standalone_manifest(&repo, &package, &private_deps)
             .map_err(|err| format!("{err:#}"))?;
+        // A library keeps its crate name: the package's binaries `use` it by that name, which the
+        // package's new name would otherwise change. (Its build products then carry that name, not
+        // the copy's: `build` records them, and dropping the copy removes them.)
+        if let Some(library) = library {
+            let mut lib = manifest
+                .get("lib")
+                .and_then(Value::as_table)
+                .cloned()
+                .unwrap_or_default();
+            lib.insert("name".into(), Value::String(library));
+            manifest.insert("lib".into(), Value::Table(lib));
+        }
         write(&repo.join("Cargo.toml"), &manifest.to_string())?;
         // The bins keep their paths and get names of the copy's own (`<package>-<name>`): an
         // auto-discovered `src/bin/staging.rs` would otherwise land on the kit's own `staging`.
@@ -98,6 +115,7 @@ impl FreshCopy {
                 .collect(),
             package,
             target: target_dir()?,
+            artifacts: Mutex::new(Vec::new()),
         };
         copy.git(&["init", "--quiet", "--initial-branch=main"])?;
         write(
@@ -152,10 +170,16 @@ impl FreshCopy {
                 "--bins",
                 "--offline",
                 "--color=never",
+                // Diagnostics on stderr as usual; on stdout, what each compiled unit wrote.
+                "--message-format=json-render-diagnostics",
                 "--manifest-path",
             ])
             .arg(self.repo.join("Cargo.toml"));
         let output = run(command, BUILD_TIMEOUT, "cargo build")?;
+        self.artifacts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(artifacts_of(&output.1, self.scratch.path()));
         if !output.0 {
             let errors: Vec<&str> = output
                 .2
@@ -218,7 +242,34 @@ impl Drop for FreshCopy {
     /// Removes what Cargo built for the copy (everything carries its unique package name); the
     /// temp dir goes with `scratch`.
     fn drop(&mut self) {
-        standalone::remove_build_products(&self.target.join("debug"), &self.package);
+        let debug = self.target.join("debug");
+        let artifacts = self
+            .artifacts
+            .get_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        for artifact in artifacts {
+            // `deps/libnoticeboard-<hash>.rlib` comes with `.rmeta` and `noticeboard-<hash>.d`.
+            let (Some(dir), Some(stem)) = (
+                artifact.parent(),
+                artifact.file_stem().and_then(|stem| stem.to_str()),
+            ) else {
+                continue;
+            };
+            let stem = stem.strip_prefix("lib").unwrap_or(stem);
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(&format!("{stem}.")) || name.starts_with(&format!("lib{stem}."))
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        standalone::remove_build_products(&debug, &self.package);
     }
 }
 
@@ -278,9 +329,49 @@ fn original_bin(manifest: &Table, name: &str) -> Option<Table> {
         .cloned()
 }
 
+/// The files of `cargo build --message-format=json` output (`stdout`) that units of a package
+/// under `scratch` (the copy and its private `kit-deps`) wrote.
+fn artifacts_of(stdout: &str, scratch: &Path) -> Vec<PathBuf> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| {
+            message["manifest_path"]
+                .as_str()
+                .is_some_and(|path| Path::new(path).starts_with(scratch))
+        })
+        .flat_map(|message| {
+            message["filenames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|name| name.as_str().map(PathBuf::from))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The crate name of the package's library, if it has one.
+fn lib_target(dir: &Path) -> Result<Option<String>, String> {
+    Ok(targets(dir)?
+        .into_iter()
+        .find(|(kinds, ..)| kinds.iter().any(|kind| kind == "lib"))
+        .map(|(_, name, _)| name.replace('-', "_")))
+}
+
 /// The package's binary targets as Cargo sees them (declared or found): `(name, path relative to
 /// the package)`.
 fn bin_targets(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    Ok(targets(dir)?
+        .into_iter()
+        .filter(|(kinds, ..)| kinds.iter().any(|kind| kind == "bin"))
+        .map(|(_, name, path)| (name, path))
+        .collect())
+}
+
+/// The package's targets as Cargo sees them: `(kinds, name, path relative to the package)`.
+fn targets(dir: &Path) -> Result<Vec<(Vec<String>, String, PathBuf)>, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -309,19 +400,19 @@ fn bin_targets(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|target| {
-            target["kind"]
-                .as_array()
-                .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bin"))
-        })
         .filter_map(|target| {
+            let kinds = target["kind"]
+                .as_array()?
+                .iter()
+                .filter_map(|kind| kind.as_str().map(str::to_string))
+                .collect();
             let name = target["name"].as_str()?.to_string();
             let path = PathBuf::from(target["src_path"].as_str()?);
             let relative = path
                 .strip_prefix(&root)
                 .map(Path::to_path_buf)
                 .unwrap_or(path);
-            Some((name, relative))
+            Some((kinds, name, relative))
         })
         .collect())
 }
@@ -371,4 +462,61 @@ fn run(
         out.join().unwrap_or_default(),
         err.join().unwrap_or_default(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A package whose binary `use`s its own library (the finished noticeboard's layout) builds as
+    /// a fresh copy, and dropping the copy leaves none of its build products in the kit's target.
+    #[test]
+    fn a_package_with_a_library_builds_and_leaves_nothing_behind() {
+        let original = TempDir::with_prefix("kit-fresh-test-").unwrap();
+        let name = format!("fresh-probe-{:08x}", random());
+        let crate_name = name.replace('-', "_");
+        write(
+            &original.path().join("Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+                 [[bin]]\nname = \"probe\"\npath = \"src/main.rs\"\n\n[workspace]\n"
+            ),
+        )
+        .unwrap();
+        write(
+            &original.path().join("src/lib.rs"),
+            "pub fn answer() -> u8 { 42 }\n",
+        )
+        .unwrap();
+        write(
+            &original.path().join("src/main.rs"),
+            &format!("fn main() {{ println!(\"{{}}\", {crate_name}::answer()); }}\n"),
+        )
+        .unwrap();
+
+        let copy = FreshCopy::new(original.path()).unwrap();
+        copy.commit("first").unwrap();
+        copy.build().unwrap();
+        let binaries = copy.binaries();
+        assert_eq!(binaries.len(), 1, "{:?}", binaries.len());
+        let output = Command::new(&binaries[0].path).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "42\n");
+
+        let deps = copy.target.join("debug/deps");
+        let products = || -> Vec<String> {
+            std::fs::read_dir(&deps)
+                .unwrap()
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|file| file.contains(&crate_name))
+                .collect()
+        };
+        assert!(
+            products().iter().any(|file| file.ends_with(".rlib")),
+            "the library was built: {:?}",
+            products()
+        );
+        drop(copy);
+        assert_eq!(products(), Vec::<String>::new());
+    }
 }

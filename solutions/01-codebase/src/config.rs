@@ -15,7 +15,7 @@ pub struct Config {
     /// `DEPLOY_NAME`: which deploy this process belongs to, e.g. `staging`. A label to show and log,
     /// never a switch: no code compares it with a known name, so any name works.
     pub deploy_name: String,
-    /// `BANNER`: a line shown at the top of the homepage; unset or empty for none.
+    /// `NOTICEBOARD_BANNER`: a line shown at the top of the homepage; unset or empty for none.
     pub banner: Option<String>,
 }
 
@@ -28,7 +28,7 @@ impl Config {
             }
             Err(VarError::NotUnicode(_)) => bail!("DEPLOY_NAME is not valid UTF-8"),
         };
-        let banner = env::var("BANNER")
+        let banner = env::var("NOTICEBOARD_BANNER")
             .ok()
             .filter(|banner| !banner.trim().is_empty());
         let port = env::var("PORT").unwrap_or_else(|_| "8080".into());

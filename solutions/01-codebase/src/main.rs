@@ -6,9 +6,9 @@
 //!
 //! The two diverged copies of the exercise are one app again: one `main`, one binary. Staging,
 //! production and any deploy nobody has thought of yet run the same build, and differ only in
-//! their environment (`DEPLOY_NAME`, `BANNER`). The bug fixed once is fixed for all of them, and
-//! `GET /version` names the commit the binary was built from, so any deploy can be traced back to
-//! the codebase.
+//! their environment (`DEPLOY_NAME`, `NOTICEBOARD_BANNER`). The bug fixed once is fixed for all of
+//! them, and `GET /version` names the commit the binary was built from, so any deploy can be traced
+//! back to the codebase.
 //!
 //! - Solved in: `src/main.rs` (was `src/bin/staging.rs` too: deleted), `src/config.rs`,
 //!   `src/board.rs`, `src/build_info.rs`, and `build.rs` next to `Cargo.toml`

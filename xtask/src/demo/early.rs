@@ -60,12 +60,12 @@ pub fn codebase(world: &mut World, exercise: &Exercise, t: &mut Transcript) -> R
         t.output(&app.get("/version").body);
     }
     drop(production);
-    t.command("DEPLOY_NAME=preview-1 BANNER='Preview: for the design review' cargo run -p ex01-codebase --bin ex01-codebase");
+    t.command("DEPLOY_NAME=preview-1 NOTICEBOARD_BANNER='Preview: for the design review' cargo run -p ex01-codebase --bin ex01-codebase");
     let preview = world
         .process(exercise.binary(None))
         .name("preview")
         .env("DEPLOY_NAME", "preview-1")
-        .env("BANNER", "Preview: for the design review")
+        .env("NOTICEBOARD_BANNER", "Preview: for the design review")
         .spawn();
     t.command(&format!("curl -s {}", url("PREVIEW", "/")));
     t.output(&preview.get("/").body);

@@ -24,15 +24,17 @@
 //!   links one name to the other.
 //! - **Factor I's package.** Factor I's checks run every binary of the package as a web deploy;
 //!   the finished package also builds the admin processes Factor XII adds, which are no deploy of
-//!   their own. Its checks judge a view of the package that declares the app binary only
-//!   (`target/finished/view/`, inside the repository so git still answers), and this step checks
-//!   the package itself: exactly the app and the two admin binaries.
+//!   their own. Its checks judge a view of the package: a copy of it, sources and all, whose
+//!   manifest declares the app binary only (`target/finished/view/`, inside the repository so git
+//!   still answers); this step checks the package itself: exactly the app and the two admin
+//!   binaries.
 //!
-//! Where two factors' contracts disagree, the finished app follows one of them, and the checks of
-//! the other fail on it: [`EXPECTED_FAILURES`] lists each with the reason, and the step fails if one
-//! of them starts passing (the table is then out of date) or if any other check fails. The
-//! "fails fast naming the variable" checks cannot fail here (the platform attaches every
-//! variable); [`fails_fast`] judges the same rule directly.
+//! Every check must pass. Where two snapshots' contracts differ (201 or 202 for a new
+//! notification, the visit count in Postgres or Redis, the webhook called by the web process or a
+//! worker), the checks judge what the factor's rule names, so they judge both sides; the
+//! finished app's README lists each difference. The "fails fast naming the variable" checks
+//! cannot fail here (the platform attaches every variable); [`fails_fast`] judges the same rule
+//! directly.
 
 use crate::engine::manifest::{Factor, Manifest};
 use crate::engine::testrun::{self, Build, Judged, Outcome};
@@ -48,54 +50,6 @@ pub const PACKAGE: &str = "noticeboard";
 
 /// How many checks run at once (each with its own database and Redis index).
 const PARALLEL: usize = 8;
-
-/// Checks that fail on the finished app because it follows another factor's contract: (factor,
-/// check, why). Each must fail; any other check must pass. Each line names the snapshot change
-/// that would make the two contracts agree (the report of issue 15 lists them for the checks).
-pub const EXPECTED_FAILURES: &[(u8, &str, &str)] = &[
-    (
-        1,
-        "a_build_from_a_fresh_commit_names_that_commit_out_of_reach",
-        "Factor I is judged on a view of the package (only the app binary declared) whose sources \
-         stay in noticeboard/; the check copies the view's folder alone, which then lacks lib.rs: \
-         the view must become a self-contained copy",
-    ),
-    (
-        1,
-        "the_same_binary_runs_as_staging_and_as_production",
-        "the banner is NOTICEBOARD_BANNER (Factor V's name); Factor I's snapshot calls it BANNER",
-    ),
-    (
-        1,
-        "a_new_deploy_needs_config_not_code",
-        "the banner is NOTICEBOARD_BANNER (Factor V's name); Factor I's snapshot calls it BANNER",
-    ),
-    (
-        1,
-        "a_bug_fixed_once_is_fixed_in_every_deploy",
-        "POST /notifications answers 202 (Factor VIII: delivery comes later); I expects 201",
-    ),
-    (
-        3,
-        "new_notifications_are_stored_in_the_database_in_database_url",
-        "POST /notifications answers 202 (Factor VIII: delivery comes later); III expects 201",
-    ),
-    (
-        5,
-        "serves_from_a_copy_with_the_checkout_out_of_reach",
-        "GET / counts visits (IV, VI, VII, XII), so two homepages differ; V expects equal pages",
-    ),
-    (
-        10,
-        "production_follows_the_contract",
-        "POST /notifications answers 202 (Factor VIII: delivery comes later); X expects 201",
-    ),
-    (
-        10,
-        "development_stores_notifications_in_postgres",
-        "POST /notifications answers 202 (Factor VIII: delivery comes later); X expects 201",
-    ),
-];
 
 /// Checks about one missing variable: the platform attaches everything but that one, so the
 /// check sees the app without it, as the factor's snapshot is run. (factor, check, variable).
@@ -151,8 +105,7 @@ pub fn check(root: &Path, manifest: &Manifest) -> Result<String> {
         bail!("{}\n{}", lines.join("\n"), problems.join("\n"));
     }
     Ok(format!(
-        "{passed} of {total} checks pass, {} fail as EXPECTED_FAILURES says; {fail_fast}\n{}",
-        total - passed,
+        "all {passed} of {total} checks pass; {fail_fast}\n{}",
         lines.join("\n")
     ))
 }
@@ -372,23 +325,81 @@ impl Folders {
         )?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755))?;
-        // Factor I's view: the package as one deploy binary. Its own `[workspace]` keeps Cargo
-        // from looking for the kit's; `target/` is ignored by git, so git answers as for the
-        // package itself (same HEAD).
-        let main = root.join("noticeboard/src/main.rs");
-        std::fs::write(
-            folders.view.join("Cargo.toml"),
-            format!(
-                "# Written by `cargo xtask verify` (gate/finished.rs): Factor I's view of the \
-                 noticeboard package, its one deploy binary.\n\
-                 [package]\nname = \"{PACKAGE}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
-                 autobins = false\nautolib = false\n\n[[bin]]\nname = \"{PACKAGE}\"\npath = {main:?}\n\n\
-                 [workspace]\n",
-                main = main.display().to_string()
-            ),
-        )?;
+        write_view(root, &folders.view)?;
         Ok(folders)
     }
+}
+
+/// Factor I's view: a copy of the package (its sources, build script, migrations, everything but
+/// build products) whose manifest declares the one deploy binary only, so a check that copies the
+/// package's folder elsewhere (Factor I's fresh commit) gets all it needs. Its manifest is the
+/// package's own with a `[workspace]` of its own, holding what the package inherits from the
+/// kit's (package fields, dependency specs with absolute paths, lints): Cargo reads it where it
+/// is, and never looks for the kit's workspace. `target/` is ignored by git, so git answers in
+/// the view as for the package itself (same `HEAD`, nothing changed).
+fn write_view(root: &Path, view: &Path) -> Result<()> {
+    let package_dir = root.join(PACKAGE);
+    copy_tree(&package_dir, view)?;
+    let read = |path: &Path| -> Result<toml::Table> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} does not parse", path.display()))
+    };
+    let mut manifest = read(&package_dir.join("Cargo.toml"))?;
+    let kit = read(&root.join("Cargo.toml"))?;
+    let mut inherited = kit
+        .get("workspace")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .context("the kit's Cargo.toml has no [workspace]")?;
+    for key in ["members", "default-members", "exclude"] {
+        inherited.remove(key);
+    }
+    if let Some(toml::Value::Table(dependencies)) = inherited.get_mut("dependencies") {
+        for (_, spec) in dependencies.iter_mut() {
+            if let Some(toml::Value::String(path)) = spec.get_mut("path") {
+                *path = root.join(&*path).display().to_string();
+            }
+        }
+    }
+    manifest.insert("workspace".into(), toml::Value::Table(inherited));
+    let Some(toml::Value::Array(bins)) = manifest.get_mut("bin") else {
+        bail!("noticeboard/Cargo.toml declares no [[bin]]");
+    };
+    bins.retain(|bin| bin.get("name").and_then(toml::Value::as_str) == Some(PACKAGE));
+    ensure!(
+        bins.len() == 1,
+        "noticeboard/Cargo.toml declares no [[bin]] named {PACKAGE}"
+    );
+    std::fs::write(
+        view.join("Cargo.toml"),
+        format!(
+            "# Written by `cargo xtask verify` (xtask/src/gate/finished.rs): Factor I's view of \
+             the noticeboard package, its one deploy binary.\n{}",
+            toml::to_string(&manifest)?
+        ),
+    )?;
+    Ok(())
+}
+
+/// Copies the folder `from` to `to`, leaving out build products (`target/`) and any `.git`.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (source, dest) = (entry.path(), to.join(&name));
+        if entry.file_type()?.is_dir() {
+            copy_tree(&source, &dest)?;
+        } else {
+            std::fs::copy(&source, &dest)
+                .with_context(|| format!("cannot copy {}", source.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs each of the factor's checks on its own, with a database and a Redis index of its own.
@@ -547,7 +558,7 @@ impl Attached {
     }
 }
 
-/// A factor's outcomes against [`EXPECTED_FAILURES`].
+/// A factor's outcomes on the finished app: every check must pass.
 struct Judgement {
     passed: usize,
     line: String,
@@ -555,52 +566,28 @@ struct Judgement {
 }
 
 fn judge(factor: &Factor, outcomes: &[Outcome]) -> Judgement {
-    let expected: Vec<(&str, &str)> = EXPECTED_FAILURES
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
+    let problems = failed
         .iter()
-        .filter(|(number, ..)| *number == factor.number)
-        .map(|(_, name, why)| (*name, *why))
-        .collect();
-    let mut problems = Vec::new();
-    for outcome in outcomes {
-        let excused = expected.iter().find(|(name, _)| *name == outcome.name);
-        match (outcome.passed, excused) {
-            (true, None) | (false, Some(_)) => {}
-            (false, None) => problems.push(format!(
+        .map(|outcome| {
+            format!(
                 "  ✗ {} `{}` fails on the finished app:\n{}",
                 factor.heading(),
                 outcome.name,
                 crate::engine::term::indent(&outcome.explanation, 6)
-            )),
-            (true, Some(_)) => problems.push(format!(
-                "  ✗ {} `{}` passes on the finished app, but EXPECTED_FAILURES says it fails: \
-                 remove it from the table",
-                factor.heading(),
-                outcome.name
-            )),
-        }
-    }
-    for (name, _) in &expected {
-        if !outcomes.iter().any(|outcome| outcome.name == *name) {
-            problems.push(format!(
-                "  ✗ EXPECTED_FAILURES names {} `{name}`, which no check of the factor is",
-                factor.heading()
-            ));
-        }
-    }
-    let passed = outcomes.iter().filter(|outcome| outcome.passed).count();
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter(|outcome| !outcome.passed)
-        .map(|outcome| outcome.name.clone())
+            )
+        })
         .collect();
+    let passed = outcomes.len() - failed.len();
     let line = if failed.is_empty() {
         format!("  {:>4}: {passed} of {} pass", factor.roman, outcomes.len())
     } else {
+        let names: Vec<&str> = failed.iter().map(|outcome| outcome.name.as_str()).collect();
         format!(
             "  {:>4}: {passed} of {} pass; failing: {}",
             factor.roman,
             outcomes.len(),
-            failed.join(", ")
+            names.join(", ")
         )
     };
     Judgement {
