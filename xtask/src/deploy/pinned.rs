@@ -10,9 +10,13 @@
 //! - **the count** it made in database 0 is taken back when the run ends (`DECRBY` of exactly the
 //!   homepage requests the load balancer saw answered `2xx`, atomic, so other users' visits
 //!   counted meanwhile stay), and the key removed if it did not exist before and holds 0 again.
-//!   An `INCR` that Redis ran just as the cut closed the connection, its reply lost, is the one
-//!   visit this cannot know of: at most the few in flight at that instant stay in the counter,
-//!   which every run of that exercise (its checks included) shares anyway.
+//!   A visit the exercise counted but never answered cannot be told from another user's: a
+//!   request in flight when SIGTERM killed its process (the exercise dies at once), or an `INCR`
+//!   whose reply the cut lost. Those few stay in the counter, which every run of that exercise
+//!   (its checks included) shares and none cleans; taking back more could erase someone else's.
+//!
+//! A private Redis for the run cannot help: the exercise's code names port 6379, where the shared
+//! Redis already listens.
 
 use super::backing::Backing;
 use super::haproxy::Request;
