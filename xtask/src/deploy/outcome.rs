@@ -95,12 +95,12 @@ impl Outcome {
         exit == "killed by SIGKILL" && self.killed().iter().any(|killed| killed == name)
     }
 
-    /// The exits after SIGTERM that were not `exit 0`.
-    fn bad_exits(&self) -> Vec<String> {
+    /// The exits after SIGTERM that were not `exit 0`: (process, how it ended).
+    fn bad_exits(&self) -> Vec<(&str, &str)> {
         self.exits
             .iter()
             .filter(|(name, exit)| !self.killed_by_the_demo(name, exit) && exit != "exit 0")
-            .map(|(name, exit)| format!("{name} {exit}"))
+            .map(|(name, exit)| (name.as_str(), exit.as_str()))
             .collect()
     }
 
@@ -155,8 +155,10 @@ impl Outcome {
                 "{twice} notifications delivered twice (only the one in flight at the kill may be)"
             ));
         }
-        for exit in self.bad_exits() {
-            problems.push(format!("{exit} after SIGTERM, not exit 0"));
+        for (name, exit) in self.bad_exits() {
+            problems.push(format!(
+                "{name} ended with {exit} after SIGTERM, not exit 0"
+            ));
         }
         problems
     }
@@ -165,7 +167,11 @@ impl Outcome {
     /// showed it.
     pub fn predicted_failure(&self, factor: u8) -> Result<String, String> {
         let lost = self.notifications_lost().unwrap_or(0);
-        let bad_exits = self.bad_exits();
+        let bad_exits: Vec<String> = self
+            .bad_exits()
+            .iter()
+            .map(|(name, exit)| format!("{name} {exit}"))
+            .collect();
         match factor {
             // The one connection made at start-up is gone with the cut, and nothing makes another.
             4 if self.failed_after_recovery > 0 => Ok(format!(
@@ -391,4 +397,74 @@ pub fn markdown_table(runs: &[&Outcome]) -> String {
         table.push('\n');
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run that kept every promise: nothing failed, every visit counted once.
+    fn clean() -> Outcome {
+        Outcome {
+            sent: 1000,
+            homepage_answered: Some(600),
+            visits_counted: Some(600),
+            notifications_accepted: Some(100),
+            notifications_delivered: Some(100),
+            notifications_twice: Some(1),
+            exits: vec![
+                ("web.1".into(), "exit 0".into()),
+                ("worker.1".into(), "exit 0".into()),
+                ("worker.1".into(), "killed by SIGKILL".into()),
+            ],
+            events: vec![Event {
+                at: 5.0,
+                kind: "kill".into(),
+                label: "SIGKILL worker.1".into(),
+            }],
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn a_clean_run_has_no_problem() {
+        assert_eq!(clean().problems(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_503_while_redis_was_cut_is_a_failed_request() {
+        let run = Outcome {
+            failed: 3,
+            failed_during_cut: 3,
+            homepage_answered: Some(597),
+            visits_counted: Some(597),
+            ..clean()
+        };
+        assert_eq!(
+            run.problems(),
+            ["3 of 1000 requests failed (3 while Redis was cut, 0 anywhere else)"]
+        );
+    }
+
+    #[test]
+    fn a_visit_counted_twice_or_not_at_all_is_a_problem() {
+        for counted in [599, 601] {
+            let run = Outcome {
+                visits_counted: Some(counted),
+                ..clean()
+            };
+            assert_eq!(run.problems().len(), 1, "{counted} visits for 600 answered");
+        }
+    }
+
+    /// The demo's SIGKILL is excused; the same worker's earlier restart is judged.
+    #[test]
+    fn a_bad_exit_before_the_demos_kill_still_counts() {
+        let mut run = clean();
+        run.exits[1].1 = "killed by SIGTERM".into();
+        assert_eq!(
+            run.problems(),
+            ["worker.1 ended with killed by SIGTERM after SIGTERM, not exit 0"]
+        );
+    }
 }

@@ -89,3 +89,30 @@ pub fn visits_in(backing: &Backing) -> Result<u64> {
     let count: Option<u64> = redis::cmd("GET").arg(KEY).query(&mut backing.redis()?)?;
     Ok(count.unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only homepage requests answered `2xx` counted a visit the demo knows of.
+    #[test]
+    fn the_visits_given_back_are_the_homepages_answered() {
+        let request = |method: &str, path: &str, status| Request {
+            at_ms: 0,
+            status,
+            total_ms: 1,
+            server: "web1".into(),
+            method: method.into(),
+            path: path.into(),
+        };
+        let log = [
+            request("GET", "/", 200),
+            request("GET", "/", 503),
+            request("GET", "/", -1),
+            request("GET", "/visits", 200),
+            request("GET", "/health", 200),
+            request("GET", "/", 200),
+        ];
+        assert_eq!(answered_visits(&log), 2);
+    }
+}
