@@ -18,7 +18,7 @@
 //! - `demo/world.rs`: the demo's own database, Redis index and processes, and the snapshot of
 //!   the shared services that shows a demo left them as it found them.
 
-mod early;
+pub(crate) mod early;
 mod late;
 pub mod world;
 

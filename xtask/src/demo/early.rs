@@ -218,7 +218,7 @@ fn redis_cli(value: Option<String>) -> String {
 /// Closes the Redis connections `pid` holds, by id: `CLIENT LIST` says which client is which
 /// address; the process's own sockets say which addresses are its own (`/proc` on Linux, `lsof`
 /// on macOS).
-fn kill_connections_of(pid: u32, redis: &mut redis::Connection) -> Result<usize> {
+pub(crate) fn kill_connections_of(pid: u32, redis: &mut redis::Connection) -> Result<usize> {
     let locals = local_addresses(pid)?;
     let clients: String = redis::cmd("CLIENT").arg("LIST").query(redis)?;
     let mut killed = 0;

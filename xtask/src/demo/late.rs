@@ -107,6 +107,7 @@ pub fn concurrency(world: &mut World, exercise: &Exercise, t: &mut Transcript) -
         // The merged log (times, pids) stays out of the transcript: it differs on every run.
         logs: LogSink::new(std::io::sink()),
         grace: Duration::from_secs(5),
+        readiness: "/health".into(),
     };
     t.note("a webhook that takes 5 s to answer listens on $HOOK; DATABASE_URL is the demo's own database");
     t.command("cat exercises/08-concurrency/Procfile | grep -v '^#'");

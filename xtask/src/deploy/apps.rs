@@ -35,7 +35,17 @@ pub struct Features {
     /// The process type that delivers notifications (`worker`, or `web` when the web process
     /// does the work itself).
     pub delivers: &'static str,
+    /// The app ignores `REDIS_URL` and counts in the Redis its code names, `127.0.0.1:6379`
+    /// database 0 (Factor IV's exercise): the demo cuts its Redis by closing its own connections
+    /// at the server, and takes back the visits it counted there.
+    pub pinned_redis: bool,
 }
+
+/// The finished app's readiness probe: `200` once Postgres answers and `migrate` has run (Factor
+/// XII). The same path as `deploy/haproxy.cfg`'s health check and the Kubernetes `readinessProbe`
+/// (`verify`'s deploy-files step holds them together); `/health` is its liveness probe, which
+/// touches no backing service.
+pub const FINISHED_READINESS: &str = "/health/ready";
 
 pub struct App {
     /// `the finished noticeboard`, `exercise IX (Disposability)`.
@@ -46,6 +56,8 @@ pub struct App {
     pub features: Features,
     /// Set for `--break N`.
     pub factor: Option<u8>,
+    /// What the platform asks before it sends a web process traffic.
+    pub readiness: &'static str,
 }
 
 /// The finished noticeboard: `noticeboard/`, its Procfile, every feature.
@@ -68,8 +80,10 @@ pub fn finished(root: &Path) -> Result<App> {
             notifications: true,
             slow: true,
             delivers: "worker",
+            pinned_redis: false,
         },
         factor: None,
+        readiness: FINISHED_READINESS,
     })
 }
 
@@ -99,8 +113,11 @@ pub fn from_procfile(root: &Path, procfile_path: &Path) -> Result<App> {
             notifications: worker,
             slow: false,
             delivers: "worker",
+            pinned_redis: false,
         },
         factor: None,
+        // Any app of the kit answers `/health`; only the finished one has a readiness probe.
+        readiness: "/health",
     })
 }
 
@@ -108,15 +125,6 @@ pub fn from_procfile(root: &Path, procfile_path: &Path) -> Result<App> {
 pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
     let factor = manifest.find(query)?;
     let supported: Vec<String> = BREAKABLE.iter().map(|(n, _)| n.to_string()).collect();
-    if factor.number == 4 {
-        return Err(UsageError(
-            "--break 4: exercise IV has Redis's address wired into its code (127.0.0.1:6379, \
-             database 0): it would bypass the demo's cuttable proxy and write into the shared \
-             Redis. Show it with `cargo xtask demo 4` (its chapter's demo) instead"
-                .into(),
-        )
-        .into());
-    }
     if !BREAKABLE.iter().any(|(n, _)| *n == factor.number) {
         return Err(UsageError(format!(
             "--break {}: the demo cannot show {} at scale (it can for: {}; the other factors' \
@@ -129,6 +137,19 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
     }
     let package = Factor::package(root, &factor.exercise)?;
     let (text, features) = match factor.number {
+        // Its Redis is wired into its code; the demo gives it the run's own index all the same,
+        // and shows the count landing elsewhere.
+        4 => (
+            format!("web: {package}\n"),
+            Features {
+                visits: true,
+                sessions: false,
+                notifications: false,
+                slow: false,
+                delivers: "worker",
+                pinned_redis: true,
+            },
+        ),
         6 => (
             format!("web: {package}\n"),
             Features {
@@ -137,6 +158,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
                 notifications: false,
                 slow: false,
                 delivers: "worker",
+                pinned_redis: false,
             },
         ),
         // The exercise delivers from inside the web process: there is no worker type to scale.
@@ -148,6 +170,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
                 notifications: true,
                 slow: false,
                 delivers: "web",
+                pinned_redis: false,
             },
         ),
         _ => (
@@ -158,6 +181,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
                 notifications: true,
                 slow: true,
                 delivers: "worker",
+                pinned_redis: false,
             },
         ),
     };
@@ -167,5 +191,7 @@ pub fn exercise(root: &Path, manifest: &Manifest, query: &str) -> Result<App> {
         procfile: Procfile::parse(&text)?,
         features,
         factor: Some(factor.number),
+        // The exercises have no readiness probe: `/health` says the process serves.
+        readiness: "/health",
     })
 }

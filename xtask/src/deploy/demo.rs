@@ -4,12 +4,14 @@
 //! The timeline (the load runs throughout, at a fixed rate per kind of request):
 //!
 //! 1. warm-up;
-//! 2. a rolling restart: for each old web replica, start a new one, wait until `/health` answers,
+//! 2. a rolling restart: for each old web replica, start a new one, wait until it is ready,
 //!    put it in rotation, drain the old one in the load balancer, SIGTERM it and wait for its
-//!    exit code (what a platform does on every deploy);
+//!    exit code (what a platform does on every deploy); then each worker is restarted in place
+//!    (SIGTERM, its exit code, started again with the new release);
 //! 3. SIGKILL the process holding a delivery open at the webhook (a crash), then start a
 //!    replacement, as a platform restarts a crashed process;
-//! 4. cut Redis for a few seconds (a proxy in between; the shared Redis is untouched);
+//! 4. cut Redis for [`REDIS_CUT`], a blip the finished app waits through (a proxy in between; the
+//!    shared Redis is untouched);
 //! 5. recovery: the load goes on; failures now count as "failed after Redis was back".
 //!
 //! Then: every accepted notification delivered (waiting for the queue to drain), the visit count
@@ -22,6 +24,7 @@ use super::formation::{self, Formation, LogSink, Settings};
 use super::haproxy::{LoadBalancer, Request, Traffic};
 use super::load::{self, Target};
 use super::outcome::{Burst, Event, Outcome, Second};
+use super::pinned;
 use super::procfile::Scale;
 use super::proxy::CutProxy;
 use super::webhook::Webhook;
@@ -34,6 +37,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long the demo cuts Redis: a blip, shorter than the finished app's budget for waiting
+/// through one (`OUTAGE_BUDGET` in `noticeboard/src/store.rs`, 1.5 s, itself bounded by Factor
+/// IV's 2 s to a `503`), so that a request that needs Redis waits and succeeds instead of
+/// failing. A unit test below holds the two apart.
+pub const REDIS_CUT: Duration = Duration::from_millis(1000);
 
 /// How long each part of the demo lasts.
 #[derive(Debug, Clone)]
@@ -60,7 +69,7 @@ impl Timing {
             load: Duration::from_secs(40),
             warm_up: Duration::from_secs(3),
             pause: Duration::from_secs(2),
-            cut: Duration::from_secs(3),
+            cut: REDIS_CUT,
             recovery: Duration::from_secs(4),
             burst: Duration::from_secs(4),
             rates: (200, 40, 40),
@@ -74,7 +83,7 @@ impl Timing {
             load: Duration::from_secs(16),
             warm_up: Duration::from_secs(1),
             pause: Duration::from_secs(1),
-            cut: Duration::from_secs(2),
+            cut: REDIS_CUT,
             recovery: Duration::from_secs(3),
             burst: Duration::from_secs(1),
             rates: (150, 30, 30),
@@ -125,6 +134,9 @@ struct Stage {
     /// How long the rolling restart of every web replica took.
     rollout_seconds: f64,
     exits: Vec<(String, String)>,
+    /// For an app whose Redis is wired into its code (Factor IV's exercise): the shared Redis,
+    /// database 0, where it counts and where the cut closes its connections.
+    pinned_redis: Option<redis::Connection>,
 }
 
 impl Stage {
@@ -243,6 +255,14 @@ fn run_on(
         .next()
         .context("cannot resolve Redis's address")?;
     let proxy = CutProxy::start(upstream)?;
+    // Factor IV's exercise finds Redis at the address in its code: the shared server, database 0.
+    let (pinned_redis, pinned_before) = if app.features.pinned_redis {
+        let (mut server, before) = pinned::attach(backing)?;
+        let _ = redis::cmd("PING").query::<String>(&mut server);
+        (Some(server), before)
+    } else {
+        (None, None)
+    };
     let mut proxied = backing.redis_url.clone();
     let _ = proxied.set_host(Some("127.0.0.1"));
     let _ = proxied.set_port(Some(proxy.port()));
@@ -270,6 +290,7 @@ fn run_on(
         cwd: dir.to_path_buf(),
         logs: LogSink::new(log_file),
         grace: Duration::from_secs(8),
+        readiness: app.readiness.to_string(),
     };
     writeln!(
         live,
@@ -281,7 +302,8 @@ fn run_on(
     // Web processes start one by one below, each put in rotation when ready.
     web_scale.0.insert("web".into(), 0);
     let formation = Formation::start(&app.procfile, &web_scale, settings)?;
-    let balancer = LoadBalancer::start(&tools.haproxy, dir, formation::free_port()?)?;
+    let balancer =
+        LoadBalancer::start(&tools.haproxy, dir, formation::free_port()?, app.readiness)?;
     let mut stage = Stage {
         formation,
         balancer,
@@ -293,13 +315,28 @@ fn run_on(
         started_ms: epoch_ms(),
         rollout_seconds: 0.0,
         exits: Vec::new(),
+        pinned_redis,
     };
     let result = timeline(app, tools, scale, timing, &mut stage, live);
     let traffic = stage.balancer.traffic.clone();
+    if app.features.pinned_redis {
+        // Whatever happened, the visits the app counted in the shared database 0 go back.
+        let counted = pinned::answered_visits(&traffic.snapshot());
+        if let Err(err) = pinned::give_back(backing, counted, pinned_before) {
+            writeln!(
+                live,
+                "Could not take back {counted} visits from Redis database 0: {err:#}"
+            )?;
+        }
+    }
     let events = stage.events.lock().map(|e| e.clone()).unwrap_or_default();
     let started_ms = stage.started_ms;
     let exits = stage.shutdown();
     let mut outcome = result?;
+    if app.features.pinned_redis {
+        // What the Redis the platform attached (REDIS_URL) holds: the app counted elsewhere.
+        outcome.visits_counted = Some(pinned::visits_in(backing)?);
+    }
     outcome.exits = exits;
     outcome.events = events;
     let (per_second, p50, p99) =
@@ -492,6 +529,10 @@ fn timeline(
             .iter()
             .filter(|r| r.failed() && at(r) > after)
             .count() as u64;
+        outcome.failed_from_cut = requests
+            .iter()
+            .filter(|r| r.failed() && at(r) >= window.start)
+            .count() as u64;
     }
 
     if features.notifications {
@@ -530,7 +571,13 @@ fn timeline(
         outcome.sessions_checked = Some(sessions(stage, &web_now));
     }
     if let Some(first) = web_now.first().filter(|_| !timing.burst.is_zero()) {
-        let path = if features.visits { "/" } else { "/health" };
+        // Not `/` for an app that counts in the shared database 0: the visits given back are
+        // the ones the load balancer saw answered.
+        let path = if features.visits && !features.pinned_redis {
+            "/"
+        } else {
+            "/health"
+        };
         let port = stage
             .formation
             .process(first)
@@ -568,6 +615,15 @@ fn steps(app: &App, timing: &Timing, stage: &mut Stage, old_web: &[String]) -> R
         stage.event("restart", format!("{old} → {new}"));
         stage.retire_web(old)?;
     }
+    // A deploy replaces the workers too, each in place: SIGTERM, its delivery finished (or handed
+    // back), its exit code, then the same process started again with the new release.
+    if app.procfile.command("worker").is_some() {
+        for worker in stage.formation.names_of("worker") {
+            let exit = stage.formation.restart(&worker)?;
+            stage.event("restart", format!("{worker} restarted"));
+            stage.exits.push((worker, exit.describe()));
+        }
+    }
     stage.rollout_seconds = rollout.elapsed().as_secs_f64();
     pause(timing.pause)?;
     if app.features.notifications {
@@ -575,6 +631,12 @@ fn steps(app: &App, timing: &Timing, stage: &mut Stage, old_web: &[String]) -> R
         pause(timing.pause)?;
     }
     stage.proxy.cut();
+    if let Some(server) = stage.pinned_redis.as_mut() {
+        // The proxy is not in its way: close its connections at the server instead, only its own.
+        for process in stage.formation.processes() {
+            pinned::cut(process.pid(), server)?;
+        }
+    }
     stage.event("cut", "Redis cut".into());
     pause(timing.cut)?;
     stage.proxy.restore();
@@ -772,6 +834,23 @@ fn per_second(requests: &[Request], started_ms: u64, seconds: f64) -> (Vec<Secon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cut must end before a request that met it at its start gives up on Redis, with room
+    /// for the reconnection: else the finished app answers `503`s the demo counts as failures.
+    #[test]
+    fn the_redis_cut_is_shorter_than_the_apps_budget() {
+        let store = include_str!("../../../noticeboard/src/store.rs");
+        let budget_ms: u64 = store
+            .split("pub const OUTAGE_BUDGET: Duration = Duration::from_millis(")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .and_then(|ms| ms.parse().ok())
+            .expect("noticeboard/src/store.rs declares OUTAGE_BUDGET in milliseconds");
+        assert!(
+            REDIS_CUT.as_millis() as u64 + 300 <= budget_ms,
+            "the demo cuts Redis for {REDIS_CUT:?}, not well under the app's budget of {budget_ms} ms"
+        );
+    }
 
     #[test]
     fn percentiles_and_seconds() {

@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! let mut formation = Formation::start(&procfile, &scale, Settings::new(env))?; // web.1, worker.1, …
-//! formation.wait_ready("web.1", Duration::from_secs(10))?;   // GET /health answers 200
+//! formation.wait_ready("web.1", Duration::from_secs(10))?;   // its readiness path answers 200
 //! let new = formation.start_process("web")?;                 // one more: web.2
 //! formation.kill("worker.1", Signal::SIGKILL)?;              // that one only; returns its exit
 //! let exit = formation.restart("worker.2")?;                 // SIGTERM, wait, start it again
@@ -92,6 +92,9 @@ pub struct Settings {
     /// How long a process may take to exit after SIGTERM before it gets SIGKILL (Heroku: 30 s;
     /// the kit's apps promise 5 s).
     pub grace: Duration,
+    /// The path that answers `200` once a web process may take traffic: the app's readiness
+    /// probe (`/health` for the exercises, which have no other).
+    pub readiness: String,
 }
 
 impl Settings {
@@ -102,6 +105,7 @@ impl Settings {
             cwd: std::env::temp_dir(),
             logs: LogSink::stdout(),
             grace: Duration::from_secs(8),
+            readiness: "/health".into(),
         }
     }
 }
@@ -294,7 +298,7 @@ impl Formation {
             .with_context(|| format!("no running process is called {name}"))
     }
 
-    /// Waits until `name` answers `GET /health` with `200` on its port.
+    /// Waits until `name` answers `GET <readiness path>` with `200` on its port.
     pub fn wait_ready(&mut self, name: &str, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -309,13 +313,14 @@ impl Formation {
                     process.tail().join("\n")
                 );
             }
-            if health(process.port) == Some(200) {
+            if http_status(process.port, "GET", &self.settings.readiness, "") == Some(200) {
                 return Ok(());
             }
             if Instant::now() > deadline {
                 bail!(
-                    "{name} did not answer GET /health with 200 on port {} within {timeout:?}; its \
+                    "{name} did not answer GET {} with 200 on port {} within {timeout:?}; its \
                      last lines:\n{}",
+                    self.settings.readiness,
                     process.port,
                     process.tail().join("\n")
                 );
@@ -348,8 +353,8 @@ impl Formation {
         Ok(stop_one(process, self.settings.grace))
     }
 
-    #[allow(dead_code, reason = "the API of `cargo xtask demo 8`, tested below")]
-    /// Stops `name` (as [`Formation::terminate`]) and starts it again under the same name and port.
+    /// Stops `name` (as [`Formation::terminate`]) and starts it again under the same name and port,
+    /// with the formation's current environment (the deploy demo restarts its workers so).
     pub fn restart(&mut self, name: &str) -> Result<Exit> {
         let index = self.index(name)?;
         let (kind, port) = (
@@ -453,6 +458,7 @@ pub fn run_release(procfile: &Procfile, settings: &Settings) -> Result<()> {
             cwd: settings.cwd.clone(),
             logs: settings.logs.clone(),
             grace: settings.grace,
+            readiness: settings.readiness.clone(),
         },
         processes: Vec::new(),
         numbers: BTreeMap::new(),
@@ -499,11 +505,6 @@ pub fn free_port() -> Result<u16> {
         .context("cannot find a free loopback port")?
         .local_addr()?
         .port())
-}
-
-/// The status of `GET /health` on `port`, if it answers within a second.
-pub fn health(port: u16) -> Option<u16> {
-    http_status(port, "GET", "/health", "")
 }
 
 /// The status of one HTTP/1.1 request to `127.0.0.1:port`, if it answers within a second.

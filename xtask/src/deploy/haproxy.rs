@@ -2,8 +2,8 @@
 //!
 //! The backend is a template of empty slots (`server-template`), all in maintenance at first.
 //! Putting a replica in rotation is two commands on HAProxy's runtime API (its stats socket):
-//! point a slot at the replica's port, then make it ready; HAProxy health-checks it on
-//! `/health` and sends it traffic once the check passes. Taking one out is `drain` (no new
+//! point a slot at the replica's port, then make it ready; HAProxy health-checks it on the app's
+//! readiness path and sends it traffic once the check passes. Taking one out is `drain` (no new
 //! requests; those in flight finish), then `maint`. No reload, no dropped connection: this is what
 //! a platform's router does during a rolling deploy.
 //!
@@ -95,8 +95,8 @@ pub struct LoadBalancer {
 }
 
 /// The configuration: a frontend on `port`, a backend of [`SLOTS`] empty slots checked on
-/// `/health`, the runtime API on `socket`, one log line per request on stdout.
-pub fn config(port: u16, socket: &Path) -> String {
+/// the app's `readiness` path, the runtime API on `socket`, one log line per request on stdout.
+pub fn config(port: u16, socket: &Path, readiness: &str) -> String {
     format!(
         r#"# Written by `cargo xtask deploy`: the load balancer of the local platform.
 global
@@ -126,7 +126,7 @@ frontend app
 
 backend web
     balance roundrobin
-    option httpchk GET /health
+    option httpchk GET {readiness}
     http-check expect status 200
     # Every second while up; every 200 ms while a replica is coming up or going down.
     default-server inter 1s fastinter 200ms downinter 200ms fall 2 rise 1
@@ -138,12 +138,12 @@ backend web
 
 impl LoadBalancer {
     /// Starts HAProxy (`haproxy`, the path from `tools::haproxy`) with its files in `dir`.
-    pub fn start(haproxy: &Path, dir: &Path, port: u16) -> Result<LoadBalancer> {
+    pub fn start(haproxy: &Path, dir: &Path, port: u16, readiness: &str) -> Result<LoadBalancer> {
         std::fs::create_dir_all(dir)?;
         let socket = dir.join("haproxy.sock");
         let _ = std::fs::remove_file(&socket);
         let config_path = dir.join("haproxy.cfg");
-        std::fs::write(&config_path, config(port, &socket))?;
+        std::fs::write(&config_path, config(port, &socket, readiness))?;
         let mut child = Command::new(haproxy)
             // -db: stay in the foreground, as a child of xtask, stopped with it.
             .args(["-db", "-f"])

@@ -13,6 +13,11 @@ const RIGHT: f64 = 56.0;
 const TOP: f64 = 44.0;
 const BOTTOM: f64 = 40.0;
 
+/// How many lines of event labels the chart has above its plot, and the width of a label's
+/// character at 12 px (sans-serif, a little generous).
+const LABEL_LINES: usize = 5;
+const LABEL_CHAR_WIDTH: f64 = 7.0;
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -142,11 +147,23 @@ pub fn svg(outcome: &Outcome) -> String {
         r##"<polyline points="{}" fill="none" stroke="#c2410c" stroke-width="2"/>"##,
         points.join(" ")
     );
-    // A marker at each event, its label above the plot, staggered so neighbours do not overlap.
-    for (index, event) in outcome.events.iter().enumerate() {
+    // A marker at each event, its label above the plot, on the first line where it does not
+    // overlap the label before it (events a few milliseconds apart, such as the workers'
+    // restarts, would otherwise print over each other).
+    let mut line_ends = [f64::MIN; LABEL_LINES];
+    for event in &outcome.events {
         let at = x(event.at);
         let colour = marker_colour(&event.kind);
-        let label_y = TOP + 12.0 + (index % 3) as f64 * 13.0;
+        let width = event.label.chars().count() as f64 * LABEL_CHAR_WIDTH;
+        let line = (0..LABEL_LINES)
+            .find(|&line| line_ends[line] < at)
+            .unwrap_or_else(|| {
+                (0..LABEL_LINES)
+                    .min_by(|&a, &b| line_ends[a].total_cmp(&line_ends[b]))
+                    .unwrap_or(0)
+            });
+        line_ends[line] = at + 3.0 + width + 4.0;
+        let label_y = TOP + 12.0 + line as f64 * 13.0;
         let _ = writeln!(
             svg,
             r##"<line x1="{at:.1}" x2="{at:.1}" y1="{TOP}" y2="{}" stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3"/><text x="{:.1}" y="{label_y:.1}" fill="{colour}">{}</text>"##,

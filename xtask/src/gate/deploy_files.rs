@@ -14,10 +14,12 @@
 //!   grace period (plus the web pods' `preStop` pause); `preStop` uses the `sleep` action; requests,
 //!   non-root, read-only root filesystem everywhere; the Secret holds examples only.
 //! - **Against the real app:** every probe and health-check path (Kubernetes, HAProxy) is asked of
-//!   the built binary, which must know it; and every process (Deployments, Jobs, compose services)
+//!   the built binary, which must know it; the readiness paths are one, the local platform's
+//!   (`/health/ready`), and do not answer `200` with the database unreachable; and every process (Deployments, Jobs, compose services)
 //!   is started with exactly the environment its manifest provides, and must not stop naming a
 //!   missing or malformed variable.
 
+use crate::deploy::apps::FINISHED_READINESS;
 use crate::engine::testrun::{self, Build};
 use crate::engine::tools;
 use anyhow::{Context, Result, bail, ensure};
@@ -327,7 +329,7 @@ fn compose(root: &Path, app: &Path) -> Result<String> {
         .context(
             "deploy/haproxy.cfg has no `option httpchk GET <path>`: HAProxy must check readiness",
         )?;
-    route_exists(app, health, "deploy/haproxy.cfg `option httpchk`")?;
+    is_the_readiness_probe(app, health, "deploy/haproxy.cfg `option httpchk`")?;
     for name in ["migrate", "web", "worker", "reset-visits"] {
         let service = &services[name];
         if !service.is_object() {
@@ -631,7 +633,7 @@ fn kubernetes_rules(manifests: &Manifests, app: &Path) -> Result<()> {
                 let readiness = container["readinessProbe"]["httpGet"]["path"]
                     .as_str()
                     .with_context(|| format!("{what} has no HTTP readinessProbe"))?;
-                route_exists(app, readiness, &format!("{what} readinessProbe"))?;
+                is_the_readiness_probe(app, readiness, &format!("{what} readinessProbe"))?;
                 if let Some(liveness) = container["livenessProbe"]["httpGet"]["path"].as_str() {
                     route_exists(app, liveness, &format!("{what} livenessProbe"))?;
                 }
@@ -648,8 +650,27 @@ fn kubernetes_rules(manifests: &Manifests, app: &Path) -> Result<()> {
 const NOWHERE_DATABASE: &str = "postgres://nobody:nothing@127.0.0.1:1/nowhere";
 const NOWHERE_REDIS: &str = "redis://127.0.0.1:1/0";
 
-/// Asks the built web process for `path`: it must know it (any answer but 404).
-fn route_exists(app: &Path, path: &str, what: &str) -> Result<()> {
+/// One readiness path everywhere: the load balancer of `deploy/`, Kubernetes and the local
+/// platform (`cargo xtask deploy`) all send traffic on [`FINISHED_READINESS`]; the app serves it,
+/// and it is a readiness probe: with the database unreachable it does not answer `200`.
+fn is_the_readiness_probe(app: &Path, path: &str, what: &str) -> Result<()> {
+    ensure!(
+        path == FINISHED_READINESS,
+        "{what} asks for {path}, but the app's readiness probe is {FINISHED_READINESS} (the \
+         local platform's too, `xtask/src/deploy/apps.rs`): every platform must send traffic on \
+         the same condition"
+    );
+    let status = route_exists(app, path, what)?;
+    ensure!(
+        status != 200,
+        "{what}: {path} answered 200 while the app's database was unreachable: that is a liveness \
+         probe, and a platform would send traffic to a replica that cannot serve it"
+    );
+    Ok(())
+}
+
+/// Asks the built web process for `path`: it must know it (any answer but 404); its status.
+fn route_exists(app: &Path, path: &str, what: &str) -> Result<u16> {
     let started = std::panic::catch_unwind(|| {
         kit_harness::AppBuilder::new(app.join("noticeboard"))
             .name("noticeboard (deploy/ check)")
@@ -666,7 +687,7 @@ fn route_exists(app: &Path, path: &str, what: &str) -> Result<()> {
         "{what} asks for {path}, which the app does not serve (404): a probe of a missing path \
          never succeeds, and the pods never receive traffic"
     );
-    Ok(())
+    Ok(reply.status)
 }
 
 /// Starts `binary args` with exactly `env` (backing services pointed nowhere, the port free) and
