@@ -457,7 +457,16 @@ fn book_sandbox() -> TempDir {
 fn copy_book_sources(dir: &Path) {
     let root = kit_root();
     let listed = Command::new("git")
-        .args(["ls-files", "--", "book", "exercises", "solutions", "kit"])
+        .args([
+            "ls-files",
+            "--",
+            "book",
+            "exercises",
+            "solutions",
+            "kit",
+            "noticeboard",
+            "deploy",
+        ])
         .args([
             "factors.toml",
             "docker-compose.yml",
