@@ -20,6 +20,16 @@ use tempfile::TempDir;
 /// How long an app may take to answer its readiness probe.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many times an app that found its leased port taken is started again on another one.
+const PORT_RACE_RETRIES: u32 = 2;
+
+/// Whether a starting app became ready, or exited because its port was in use.
+#[derive(Debug, PartialEq, Eq)]
+enum Readiness {
+    Ready,
+    PortTaken,
+}
+
 /// How often a starting app's port is tried (a refused connection costs microseconds).
 const READY_PROBE_INTERVAL: Duration = Duration::from_millis(1);
 
@@ -200,12 +210,19 @@ impl AppBuilder {
     /// one, not one after the other.
     #[track_caller]
     pub fn spawn_all<const N: usize>(builders: [AppBuilder; N]) -> [App; N] {
-        let paths = builders
-            .each_ref()
-            .map(|builder| builder.ready_path.clone());
-        let mut apps = builders.map(AppBuilder::start);
-        for (app, path) in apps.iter_mut().zip(&paths) {
-            app.wait_ready(path.as_deref(), READY_TIMEOUT);
+        let mut apps = builders.clone().map(AppBuilder::start);
+        for (app, builder) in apps.iter_mut().zip(&builders) {
+            let path = builder.ready_path.as_deref();
+            let mut retries = 0;
+            while app.wait_ready_or_port_taken(path, READY_TIMEOUT) == Readiness::PortTaken {
+                // A port the harness chose was taken by a program outside its leases between the
+                // lease and the app's bind: the machine's fault, not the app's. Try another port.
+                if builder.port.is_some() || retries == PORT_RACE_RETRIES {
+                    app.panic_not_ready();
+                }
+                retries += 1;
+                *app = builder.clone().start();
+            }
         }
         apps
     }
@@ -521,6 +538,15 @@ impl App {
     /// run, once.
     #[track_caller]
     pub fn wait_ready(&mut self, path: Option<&str>, timeout: Duration) {
+        if self.wait_ready_or_port_taken(path, timeout) == Readiness::PortTaken {
+            self.panic_not_ready();
+        }
+    }
+
+    /// [`App::wait_ready`], except that an app that exited because its port was already in use
+    /// is reported rather than failed: the harness may start it again on another port.
+    #[track_caller]
+    fn wait_ready_or_port_taken(&mut self, path: Option<&str>, timeout: Duration) -> Readiness {
         let deadline = Instant::now() + timeout;
         loop {
             let accepts = std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok();
@@ -534,14 +560,13 @@ impl App {
             // An answer proves readiness only if it came from this process, not from another
             // program that happens to listen on the port, and if the process is still alive.
             if ready && self.listens_on_its_port() {
-                return;
+                return Readiness::Ready;
             }
-            if let Some(status) = self.poll_exit() {
-                panic!(
-                    "{} exited ({status}) before it was ready; its last output:\n{}",
-                    self.name,
-                    self.tail(12)
-                );
+            if self.poll_exit().is_some() {
+                if self.found_its_port_in_use() {
+                    return Readiness::PortTaken;
+                }
+                self.panic_not_ready();
             }
             if Instant::now() >= deadline {
                 let probe = path.map_or("a connection".to_string(), |p| format!("GET {p}"));
@@ -565,6 +590,29 @@ impl App {
             }
             thread::sleep(READY_PROBE_INTERVAL);
         }
+    }
+
+    /// Whether the app, now exited, said its port was already in use (`EADDRINUSE`: os error 98 on
+    /// Linux, 48 on macOS).
+    fn found_its_port_in_use(&self) -> bool {
+        let output = self.output().to_lowercase();
+        output.contains("address already in use")
+            || output.contains("addrinuse")
+            || output.contains("os error 98")
+            || output.contains("os error 48")
+    }
+
+    /// Fails the check: the app exited before it was ready.
+    #[track_caller]
+    fn panic_not_ready(&mut self) -> ! {
+        let status = self
+            .poll_exit()
+            .map_or("still running".to_string(), |status| status.to_string());
+        panic!(
+            "{} exited ({status}) before it was ready; its last output:\n{}",
+            self.name,
+            self.tail(12)
+        );
     }
 
     /// Whether this process (or a process it started) holds a listening socket on its port.

@@ -338,3 +338,77 @@ fn apps_started_from_a_background_job_still_get_sigint() {
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+/// Stands in for an app when `FAKE_APP_TAKEN` names a file (otherwise it is an empty test): the
+/// first start finds its port "in use", as when a program outside the harness's leases bound it
+/// first, and records that port in the file; later starts listen on `PORT`. With
+/// `FAKE_APP_ALWAYS_TAKEN` set, every start finds its port in use.
+#[test]
+fn fake_app_whose_first_port_is_taken() {
+    let Ok(record) = std::env::var("FAKE_APP_TAKEN") else {
+        return;
+    };
+    let port = std::env::var("PORT").unwrap();
+    if std::env::var_os("FAKE_APP_ALWAYS_TAKEN").is_some()
+        || !std::path::Path::new(&record).exists()
+    {
+        std::fs::write(&record, &port).unwrap();
+        eprintln!("noticeboard: cannot bind port {port}: Address already in use (os error 98)");
+        std::process::exit(1);
+    }
+    let listener = std::net::TcpListener::bind(("0.0.0.0", port.parse::<u16>().unwrap())).unwrap();
+    for connection in listener.incoming() {
+        drop(connection);
+    }
+}
+
+fn fake_app(record: &std::path::Path) -> AppBuilder {
+    AppBuilder::new(std::env::current_exe().unwrap())
+        .arg("fake_app_whose_first_port_is_taken")
+        .arg("--exact")
+        .arg("--nocapture")
+        .env("FAKE_APP_TAKEN", record.display().to_string())
+        .ready_on_connect()
+}
+
+#[test]
+fn an_app_whose_leased_port_was_taken_starts_again_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("taken-port");
+    let app = fake_app(&record).spawn();
+    let taken: u16 = std::fs::read_to_string(&record).unwrap().parse().unwrap();
+    assert_ne!(app.port(), taken);
+}
+
+#[test]
+fn an_app_that_always_finds_its_port_taken_fails_the_test_with_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("taken-port");
+    let text = panic_text(
+        catch_unwind(|| drop(fake_app(&record).env("FAKE_APP_ALWAYS_TAKEN", "1").spawn()))
+            .expect_err("an app that cannot bind must fail the test"),
+    );
+    assert!(text.contains("exited (exit status: 1) before it was ready"), "{text}");
+    assert!(text.contains("Address already in use (os error 98)"), "{text}");
+}
+
+#[test]
+fn an_app_given_a_port_that_is_taken_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("taken-port");
+    std::fs::write(&record, "").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let text = panic_text(
+        catch_unwind(|| {
+            drop(
+                fake_app(&record)
+                    .env("FAKE_APP_ALWAYS_TAKEN", "1")
+                    .port(port)
+                    .spawn(),
+            )
+        })
+        .expect_err("a port the check chose is not replaced"),
+    );
+    assert!(text.contains(&format!("cannot bind port {port}")), "{text}");
+}
