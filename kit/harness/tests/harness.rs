@@ -388,8 +388,14 @@ fn an_app_that_always_finds_its_port_taken_fails_the_test_with_its_output() {
         catch_unwind(|| drop(fake_app(&record).env("FAKE_APP_ALWAYS_TAKEN", "1").spawn()))
             .expect_err("an app that cannot bind must fail the test"),
     );
-    assert!(text.contains("exited (exit status: 1) before it was ready"), "{text}");
-    assert!(text.contains("Address already in use (os error 98)"), "{text}");
+    assert!(
+        text.contains("exited (exit status: 1) before it was ready"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Address already in use (os error 98)"),
+        "{text}"
+    );
 }
 
 #[test]

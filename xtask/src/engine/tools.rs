@@ -419,6 +419,8 @@ fn pip_install(dir: &Path, package: &str, what: &str, works: impl Fn() -> bool) 
         ])
         .arg(dir)
         .arg(package)
+        // Root is normal in containers and CI; the tools cache is not the system's site-packages.
+        .env("PIP_ROOT_USER_ACTION", "ignore")
         .status()
         .context("cannot run python3 -m pip: install Python 3 with pip")?;
     if !status.success() || !works() {
@@ -499,31 +501,6 @@ pub fn python_package(root: &Path, folder: &str, spec: &str, module: &str) -> Re
             .status()
             .is_ok_and(|status| status.success())
     };
-    if works() {
-        return Ok(command());
-    }
-    eprintln!(
-        "Installing {spec} with `python3 -m pip install --target {} {spec}` (once)…",
-        dir.display()
-    );
-    let status = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(&dir)
-        .arg(spec)
-        .status()
-        .context("cannot run python3 -m pip: install Python 3 with pip")?;
-    if !status.success() || !works() {
-        bail!(
-            "`python3 -m pip install --target {} {spec}` failed ({status})",
-            dir.display()
-        );
-    }
+    pip_install(&dir, spec, spec, works)?;
     Ok(command())
 }
