@@ -8,6 +8,7 @@ use anyhow::Result;
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
+use std::sync::Mutex;
 
 const RECORD: &str = "verify-memo.json";
 
@@ -19,22 +20,38 @@ pub fn unless_unchanged(
     inputs: Option<u64>,
     step: impl FnOnce() -> Result<String>,
 ) -> Result<String> {
-    let mut passed: BTreeMap<String, u64> = cache::read(root, RECORD);
+    let recorded = {
+        let _held = RECORD_LOCK.lock().unwrap();
+        read(root).get(name).copied()
+    };
     if let Some(inputs) = inputs
-        && passed.get(name) == Some(&inputs)
+        && recorded == Some(inputs)
     {
         return Ok(format!(
             "inputs unchanged since its last passing run (fingerprint {inputs:016x}), not run again"
         ));
     }
-    passed.remove(name);
-    cache::write(root, RECORD, &passed);
+    update(root, |passed| passed.remove(name));
     let note = step()?;
     if let Some(inputs) = inputs {
-        passed.insert(name.to_string(), inputs);
-        cache::write(root, RECORD, &passed);
+        update(root, |passed| passed.insert(name.to_string(), inputs));
     }
     Ok(note)
+}
+
+/// Memoised steps run side by side in verify's lanes: each change of the record is a read, a
+/// change and a write under this lock, so no step's entry is lost to another's write.
+static RECORD_LOCK: Mutex<()> = Mutex::new(());
+
+fn read(root: &Path) -> BTreeMap<String, u64> {
+    cache::read(root, RECORD)
+}
+
+fn update<T>(root: &Path, change: impl FnOnce(&mut BTreeMap<String, u64>) -> T) {
+    let _held = RECORD_LOCK.lock().unwrap();
+    let mut passed = read(root);
+    change(&mut passed);
+    cache::write(root, RECORD, &passed);
 }
 
 /// A fingerprint of every file under each of `dirs` and of each of `files` (path and bytes), and

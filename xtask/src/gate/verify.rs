@@ -166,27 +166,68 @@ fn factor_steps<'a>(
 /// Issue 15's steps: the finished noticeboard judged by every factor's checks, every chapter's
 /// demo, the deploy files and the short deploy demo. They start apps and use the services like
 /// the factors' checks, so they run in the factors' lanes, one lane each for the two slow ones.
+///
+/// Each is slow (the demos take a minute and more) and judges only the sources it names, so each
+/// is memoised like the browser test: not run again while those sources, the lock file and xtask
+/// itself are as they were when it last passed (a fresh clone and CI always run them).
 fn deploy_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
     vec![
         step(
             Lane::Factors(2),
             "finished noticeboard passes every factor's checks",
-            || finished::check(root, manifest),
+            move || {
+                unless_sources_unchanged(root, "finished", &["noticeboard", "kit"], || {
+                    finished::check(root, manifest)
+                })
+            },
         ),
         step(
             Lane::Factors(1),
             "cargo xtask demo N: every chapter's demo twice, same output, services as found",
-            || crate::demo::check(root, manifest),
+            move || {
+                unless_sources_unchanged(root, "demo", &["exercises", "solutions", "kit"], || {
+                    crate::demo::check(root, manifest)
+                })
+            },
         ),
         step(
             Lane::Factors(1),
             "deploy/: Dockerfile, compose and Kubernetes manifests (offline)",
-            || deploy_files::check(root),
+            move || {
+                unless_sources_unchanged(root, "deploy-files", &["deploy", "noticeboard"], || {
+                    deploy_files::check(root)
+                })
+            },
         ),
-        step(Lane::Factors(0), "deploy demo (short)", || {
-            crate::gate::deploy_demo::check(root, manifest)
+        step(Lane::Factors(0), "deploy demo (short)", move || {
+            unless_sources_unchanged(
+                root,
+                "deploy-demo",
+                &["noticeboard", "exercises", "deploy", "kit"],
+                || crate::gate::deploy_demo::check(root, manifest),
+            )
         }),
     ]
+}
+
+/// Runs `step` unless the files under `dirs`, `Cargo.lock`, `factors.toml` and xtask's own binary
+/// are exactly as they were when it last passed (see [`memo`]).
+fn unless_sources_unchanged(
+    root: &Path,
+    name: &str,
+    dirs: &[&str],
+    step: impl FnOnce() -> Result<String>,
+) -> Result<String> {
+    let dirs: Vec<_> = dirs.iter().map(|dir| root.join(dir)).collect();
+    let dirs: Vec<&Path> = dirs.iter().map(|dir| dir.as_path()).collect();
+    let xtask = std::env::current_exe()?;
+    let files = [
+        root.join("Cargo.lock"),
+        root.join("factors.toml"),
+        xtask.clone(),
+    ];
+    let files: Vec<&Path> = files.iter().map(|file| file.as_path()).collect();
+    memo::unless_unchanged(root, name, memo::fingerprint(&dirs, &files, ""), step)
 }
 
 /// The toolchain's steps and the book: none of them reads what the factors' checks write.
