@@ -122,18 +122,9 @@ fn build(root: &Path, app: &App, out: &mut impl Write) -> Result<PathBuf> {
         "Building {} (`cargo build -p {package} --bins`)…",
         app.label
     )?;
-    let output = testrun::cargo_command()
-        .current_dir(root)
-        .args(["build", "--quiet", "--bins", "-p", package])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .context("cannot run cargo")?;
-    if !output.status.success() {
-        bail!(
-            "`cargo build -p {package}` failed:\n{}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+    if let testrun::Build::Failed { errors } = testrun::build_app(root, package, &BTreeMap::new())?
+    {
+        bail!("`cargo build -p {package}` failed:\n{}", errors.join("\n"));
     }
     Ok(bin_dir)
 }

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod cache;
+pub mod incremental;
 pub mod manifest;
 pub mod platform;
 pub mod progress;

@@ -113,9 +113,7 @@ pub fn run_dir(root: &Path, app: &App) -> PathBuf {
 }
 
 pub fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
+    crate::engine::testrun::target_dir(root)
 }
 
 /// Everything the demo started; stopped in order by [`Stage::shutdown`], killed by the drops of

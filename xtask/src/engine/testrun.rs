@@ -28,6 +28,13 @@ pub enum Build {
     Failed { errors: Vec<String> },
 }
 
+/// Where Cargo builds: `CARGO_TARGET_DIR`, or the workspace's `target/`.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
 /// `cargo test --no-run -p <package>`, its human output parsed.
 ///
 /// Human output rather than `--message-format=json`: JSON diagnostics cost about 0.15 s per build,
@@ -58,6 +65,9 @@ pub fn build(
 
 /// `cargo build --bins -p <package>`: the binaries of an app that another package's checks judge
 /// (a solution, judged by the checks compiled with its exercise). No executables are reported.
+///
+/// An exercise's binaries (a demo's, the deploy demo's `--break N`) are built with the incremental
+/// setting its checks are built with, so they are the same build, not a second copy in `target/`.
 pub fn build_app(
     root: &Path,
     package: &str,
@@ -67,9 +77,17 @@ pub fn build_app(
         root,
         &["build", "--bins", "--package", package],
         package,
-        false,
+        is_exercise(package),
         build_env,
     )
+}
+
+/// Whether `package` is an exercise's (`exNN-slug`, a convention `verify`'s layout step enforces):
+/// the one kind of package a learner edits, and so the one built incrementally.
+fn is_exercise(package: &str) -> bool {
+    package
+        .strip_prefix("ex")
+        .is_some_and(|rest| rest.len() > 2 && rest.as_bytes()[..2].iter().all(u8::is_ascii_digit))
 }
 
 /// Set by the learner's commands: a build that compiles more than the exercise says so as it goes.
@@ -780,6 +798,15 @@ pub fn without_xtask_env(command: &mut Command) -> &mut Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_exercise_packages_build_incrementally() {
+        assert!(is_exercise("ex09-disposability"));
+        assert!(!is_exercise("sol09-disposability"));
+        assert!(!is_exercise("noticeboard"));
+        assert!(!is_exercise("ex"));
+        assert!(!is_exercise("example"));
+    }
 
     const LIBTEST: &str = "
 running 3 tests

@@ -498,10 +498,15 @@ fn report(out: &mut impl Write, what: &str, runs: usize, times: &[Duration]) -> 
     Ok(())
 }
 
+/// The bytes under `dir`, each file once: Cargo hard-links every binary it builds from `deps/` into
+/// `debug/`, and a file with two names takes its room on disk once.
 fn dir_size(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::HashSet::new();
     progress::files_under_all(dir)
         .iter()
         .filter_map(|file| std::fs::symlink_metadata(file).ok())
+        .filter(|meta| seen.insert((meta.dev(), meta.ino())))
         .map(|meta| meta.len())
         .sum()
 }

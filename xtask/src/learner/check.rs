@@ -3,7 +3,7 @@
 use crate::Verdict;
 use crate::engine::manifest::{Factor, Manifest};
 use crate::engine::testrun::{self, Build, Outcome};
-use crate::engine::{progress, replay, services, term};
+use crate::engine::{incremental, progress, replay, services, term};
 use crate::gate::integrity;
 use crate::learner::status;
 use anyhow::Result;
@@ -57,6 +57,8 @@ pub fn run(
         term::dim(&format!("· {}", dir.display()))
     )?;
     services::ensure(root, &factor.services, out)?;
+    let started = std::time::SystemTime::now();
+    let mut pruning = None;
     let outcomes = match build(root, factor, options.solution)? {
         Err((package, errors)) => {
             report_compile_errors(factor, &package, &errors, out)?;
@@ -67,6 +69,13 @@ pub fn run(
             return Ok(Verdict::Red);
         }
         Ok(built) => {
+            if built.how != replay::How::Unchanged {
+                // While the checks run: the other exercises' incremental caches go.
+                let caches = incremental::dir(&testrun::target_dir(root));
+                pruning = Some(std::thread::spawn(move || {
+                    incremental::keep_only_written_since(&caches, started)
+                }));
+            }
             if options.verbose {
                 let how = match built.how {
                     replay::How::Cargo => "built by Cargo",
@@ -96,6 +105,9 @@ pub fn run(
             )?
         }
     };
+    if let Some(pruning) = pruning {
+        let _ = pruning.join();
+    }
     if !options.solution {
         progress::record_outcomes(root, factor, &outcomes);
     }
