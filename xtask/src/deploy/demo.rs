@@ -29,7 +29,7 @@ use super::procfile::Scale;
 use super::proxy::CutProxy;
 use super::webhook::Webhook;
 use super::{Interrupted, interrupted};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -119,6 +119,8 @@ pub fn target_dir(root: &Path) -> PathBuf {
 /// Everything the demo started; stopped in order by [`Stage::shutdown`], killed by the drops of
 /// its parts if anything goes wrong before.
 struct Stage {
+    /// The run's folder: every process of the demo works in it.
+    dir: PathBuf,
     formation: Formation,
     balancer: LoadBalancer,
     webhook: Webhook,
@@ -226,10 +228,43 @@ pub fn run(
     std::fs::create_dir_all(&dir)?;
     let backing = Backing::create(root)?;
     let result = run_on(root, app, tools, scale, timing, &backing, &dir, live);
+    let left = running_in(&dir);
     let removed = backing.remove();
     let outcome = result?;
     removed?;
+    ensure!(
+        left.is_empty(),
+        "the demo left processes running in {}: {}",
+        dir.display(),
+        left.join("; ")
+    );
     Ok(outcome)
+}
+
+/// The processes whose working folder is `dir` or below (pid and command line): every process the
+/// demo starts (the formation, HAProxy, oha) works in its run folder, so after the demo there must
+/// be none. Read from `/proc`; where there is none (macOS), nothing is found.
+fn running_in(dir: &Path) -> Vec<String> {
+    let Ok(dir) = dir.canonicalize() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&dir))
+        })
+        .map(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            format!(
+                "{} {}",
+                entry.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmdline).replace('\0', " ").trim()
+            )
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -303,6 +338,7 @@ fn run_on(
     let balancer =
         LoadBalancer::start(&tools.haproxy, dir, formation::free_port()?, app.readiness)?;
     let mut stage = Stage {
+        dir: dir.to_path_buf(),
         formation,
         balancer,
         webhook,
@@ -439,7 +475,7 @@ fn timeline(
     stage.started_ms = epoch_ms();
     let runs: Vec<load::Run> = targets
         .into_iter()
-        .map(|target| load::Run::start(&tools.oha, &base, target, timing.load))
+        .map(|target| load::Run::start(&tools.oha, &stage.dir, &base, target, timing.load))
         .collect::<Result<_>>()?;
 
     // The live line, once a second, from the load balancer's request log.
@@ -832,6 +868,26 @@ fn per_second(requests: &[Request], started_ms: u64, seconds: f64) -> (Vec<Secon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_working_in_the_run_folder_is_found_until_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("30")
+            .current_dir(dir.path().canonicalize().unwrap())
+            .spawn()
+            .unwrap();
+        let found = running_in(dir.path());
+        assert!(
+            found
+                .iter()
+                .any(|line| line == &format!("{} sleep 30", sleeper.id())),
+            "{found:?}"
+        );
+        sleeper.kill().unwrap();
+        sleeper.wait().unwrap();
+        assert_eq!(running_in(dir.path()), Vec::<String>::new());
+    }
 
     /// The cut must end before a request that met it at its start gives up on Redis, with room
     /// for the reconnection: else the finished app answers `503`s the demo counts as failures.

@@ -148,6 +148,8 @@ impl LoadBalancer {
             // -db: stay in the foreground, as a child of xtask, stopped with it.
             .args(["-db", "-f"])
             .arg(&config_path)
+            // In the run's folder, like every process of the demo: what is left there is a leak.
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

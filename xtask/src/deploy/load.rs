@@ -126,11 +126,19 @@ fn command(
 
 impl Run {
     /// Starts `oha` against `base` (`http://127.0.0.1:8080`).
-    pub fn start(oha: &Path, base: &str, target: Target, duration: Duration) -> Result<Run> {
+    /// `dir`: its working folder (the demo's run folder, where nothing may be left running).
+    pub fn start(
+        oha: &Path,
+        dir: &Path,
+        base: &str,
+        target: Target,
+        duration: Duration,
+    ) -> Result<Run> {
         // Enough connections that a second of slow answers (a Redis cut) does not hold the rate
         // back: oha then catches up in a burst, which would hide the cut in the chart.
         let connections = (target.rate / 8).clamp(4, 32);
         let child = command(oha, base, &target, duration, connections)
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
