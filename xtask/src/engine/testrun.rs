@@ -430,7 +430,7 @@ fn is_status_word(word: &str) -> bool {
 }
 
 /// `text` without ANSI colour sequences.
-fn strip_ansi(text: &str) -> String {
+pub fn strip_ansi(text: &str) -> String {
     anstream::adapter::strip_str(text).to_string()
 }
 

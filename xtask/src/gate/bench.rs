@@ -73,11 +73,8 @@ fn cold(root: &Path, out: &mut impl Write) -> Result<()> {
         clone.display()
     )?;
     out.flush()?;
-    let mut first = testrun::cargo_command();
-    first
-        .args(["xtask", "check", "1"])
-        .current_dir(&clone)
-        .env_remove("CARGO_TARGET_DIR");
+    let (mut first, seen_on) = on_a_terminal(&["xtask", "check", "1"]);
+    first.current_dir(&clone).env_remove("CARGO_TARGET_DIR");
     let run = timed_lines(&mut first)?;
     writeln!(
         out,
@@ -91,8 +88,8 @@ fn cold(root: &Path, out: &mut impl Write) -> Result<()> {
     )?;
     writeln!(
         out,
-        "  first output after {:.1} s; longest silent gap {:.1} s (budget {SILENT_GAP_BUDGET} s), \
-         after {:?}",
+        "  seen {seen_on}: first output after {:.1} s; longest time without a new line or redraw \
+         {:.1} s (budget {SILENT_GAP_BUDGET} s), after {:?}",
         run.first_output.as_secs_f64(),
         run.longest_gap.as_secs_f64(),
         run.gap_after
@@ -127,9 +124,45 @@ struct Lines {
     gap_after: String,
 }
 
+/// `cargo <args>` as a learner runs it: on a terminal (a pseudo-terminal from util-linux's
+/// `script`, 120 columns wide), where Cargo draws its progress bar, if `script` is there; else
+/// through a pipe, where Cargo prints a line per crate it starts and nothing in between. Also says
+/// which.
+fn on_a_terminal(args: &[&str]) -> (Command, &'static str) {
+    let plain = || {
+        let mut command = testrun::cargo_command();
+        command.args(args);
+        command
+    };
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains("util-linux"));
+    if !has_script {
+        return (plain(), "through a pipe");
+    }
+    let cargo = testrun::cargo_command()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    let line = std::iter::once(cargo.as_str())
+        .chain(args.iter().copied())
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut command = Command::new("script");
+    testrun::without_xtask_env(&mut command);
+    command
+        .args(["--quiet", "--return", "--flush", "--command"])
+        .arg(format!("stty cols 120 rows 40; exec {line}"))
+        .arg("/dev/null")
+        .stdin(Stdio::null());
+    (command, "on a terminal (Cargo's progress bar)")
+}
+
 /// Runs `command` to its end, reading its stdout and stderr line by line as they come.
 fn timed_lines(command: &mut Command) -> Result<Lines> {
-    use std::io::BufRead;
+    use std::io::Read;
     let clock = Instant::now();
     let mut child = command
         .stdout(Stdio::piped())
@@ -145,15 +178,18 @@ fn timed_lines(command: &mut Command) -> Result<Lines> {
     .map(|stream| {
         let sender = sender.clone();
         std::thread::spawn(move || {
-            // Cargo ends progress lines with `\r` on a terminal; split on both.
-            let mut reader = std::io::BufReader::new(stream);
+            // Cargo redraws its progress bar after a `\r` on a terminal: each redraw counts.
             let mut line = Vec::new();
-            while reader
-                .read_until(b'\n', &mut line)
-                .is_ok_and(|read| read > 0)
-            {
-                let text = String::from_utf8_lossy(&line).trim_end().to_string();
-                let _ = sender.send((Instant::now(), text));
+            for byte in std::io::BufReader::new(stream).bytes() {
+                let Ok(byte) = byte else { break };
+                if byte != b'\n' && byte != b'\r' {
+                    line.push(byte);
+                    continue;
+                }
+                let text = testrun::strip_ansi(&String::from_utf8_lossy(&line));
+                if !text.trim().is_empty() {
+                    let _ = sender.send((Instant::now(), text.trim().to_string()));
+                }
                 line.clear();
             }
         })
