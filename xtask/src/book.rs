@@ -112,7 +112,15 @@ fn mdbook_program(root: &Path) -> Result<PathBuf> {
         return Ok(packed);
     }
     crate::learner::pack::require_network_for_mdbook(root)?;
-    crate::engine::tools::mdbook(root)
+    // A machine with no network that Cargo was not told about: `cargo install` fails on the
+    // registry, and the error says what to do instead.
+    crate::engine::tools::mdbook(root).with_context(|| {
+        format!(
+            "mdBook {} is not installed and could not be installed (no network?): {}",
+            crate::engine::tools::MDBOOK_VERSION,
+            crate::learner::pack::mdbook_advice(root)
+        )
+    })
 }
 
 pub fn run(root: &Path, open: bool, serve: bool, out: &mut impl Write) -> Result<Verdict> {

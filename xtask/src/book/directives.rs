@@ -253,7 +253,10 @@ pub fn agenda(spec: &str, manifest: &Manifest) -> Result<String> {
             at,
             (
                 left,
-            "Catch-up: finish an exercise, or apply the reference (`cargo xtask solution N`) and move on; questions".to_string(),
+                "Catch-up: finish an exercise, or apply the reference (`cargo xtask solution N \
+                 --apply`, [the catch-up path](instructor-guide.md#the-catch-up-path)) and move \
+                 on; questions"
+                    .to_string(),
             ),
         );
     }
@@ -278,15 +281,17 @@ fn show_clock(minutes: u32) -> String {
     format!("{}:{:02}", minutes / 60, minutes % 60)
 }
 
-/// The `| minutes | what |` table of a chapter's instructor notes must add up to the factor's
-/// `minutes` in factors.toml, so the session plan and the agendas agree.
-pub fn session_table_problem(
-    content: &str,
-    factor: &crate::engine::manifest::Factor,
-) -> Option<String> {
-    let mut lines = content
-        .lines()
-        .skip_while(|line| !line.starts_with("| minutes |"));
+/// The session plan in a chapter's instructor notes, a table whose first column is minutes, must
+/// add up to the session's `minutes` in factors.toml (`expected`, for `what`: a factor or a
+/// `[[session]]`), so the session plan and the agendas agree. Its header is `| minutes | …` or,
+/// when the table also plans a longer session beside the agendas' one, `| {{#minutes N}} min | …`
+/// (Factor IX): the first column is the agendas' session either way.
+pub fn session_table_problem(content: &str, expected: u32, what: &str) -> Option<String> {
+    let is_header = |line: &&str| {
+        line.starts_with("| minutes |")
+            || (line.starts_with("| {{#minutes ") && line.contains("}} min |"))
+    };
+    let mut lines = content.lines().skip_while(|line| !is_header(line));
     lines.next()?;
     let total: u32 = lines
         .skip(1)
@@ -300,13 +305,37 @@ pub fn session_table_problem(
                 .ok()
         })
         .sum();
-    (total != factor.minutes).then(|| {
+    (total != expected).then(|| {
         format!(
-            "the instructor notes' session plan adds up to {total} minutes, but factors.toml gives {} {}",
-            factor.heading(),
-            factor.minutes
+            "the instructor notes' session plan adds up to {total} minutes, but factors.toml gives \
+             {what} {expected}"
         )
     })
+}
+
+#[cfg(test)]
+mod session_table_tests {
+    use super::session_table_problem;
+
+    #[test]
+    fn a_session_plan_must_add_up_to_the_manifests_minutes() {
+        let plan = "Plan it:\n\n| minutes | what |\n|---|---|\n| 5 | The rule |\n| 20 | Exercise |\n\nText.";
+        assert_eq!(session_table_problem(plan, 25, "Factor VI"), None);
+        let problem = session_table_problem(plan, 30, "Factor VI").unwrap();
+        assert!(
+            problem.contains("adds up to 25") && problem.contains("30"),
+            "{problem}"
+        );
+    }
+
+    /// Factor IX's table plans the agendas' session and a longer one side by side: its first
+    /// column is still checked.
+    #[test]
+    fn a_plan_beside_a_longer_one_is_checked_on_its_first_column() {
+        let plan = "| {{#minutes 9}} min | 70 min | what |\n|---|---|---|\n| 5 | 10 | Demo |\n| 30 | 60 | Exercise |\n";
+        assert_eq!(session_table_problem(plan, 35, "Factor IX"), None);
+        assert!(session_table_problem(plan, 40, "Factor IX").is_some());
+    }
 }
 
 #[cfg(test)]
@@ -323,6 +352,12 @@ mod agenda_tests {
         let table = agenda(&spec, &manifest).unwrap();
         assert!(table.contains("| 9:00 | 15 | Welcome"), "{table}");
         assert!(table.contains("| 10 | Catch-up"), "{table}");
+        // The catch-up row names the command that applies the reference, not the one that only
+        // prints a diff.
+        assert!(
+            table.contains("`cargo xtask solution N --apply`"),
+            "{table}"
+        );
         let noted = agenda(
             &format!("9:00-{} welcome 3:demo-plus-homework 6", show_clock(end)),
             &manifest,

@@ -99,9 +99,21 @@ fn expand_chapters(value: &mut Value, kit: &Kit, found: &mut Found) -> Result<()
                 problems.extend(outputs::output_block_problems(content, kit));
                 problems.extend(chapters::empty_sections(content));
                 problems.extend(facts::typed_facts(content, factor, &kit.quoted));
-                problems.extend(
-                    factor.and_then(|factor| directives::session_table_problem(content, factor)),
-                );
+                // A factor's chapter, or a `[[session]]`'s (Deploy it): its session plan.
+                let planned = factor
+                    .map(|factor| (factor.minutes, factor.heading()))
+                    .or_else(|| {
+                        kit.manifest
+                            .sessions
+                            .iter()
+                            .find(|session| Path::new(&session.chapter) == path)
+                            .map(|session| {
+                                (session.minutes, format!("the session {}", session.name))
+                            })
+                    });
+                problems.extend(planned.and_then(|(minutes, what)| {
+                    directives::session_table_problem(content, minutes, &what)
+                }));
                 found.problems.extend(
                     problems
                         .into_iter()

@@ -247,14 +247,23 @@ fn pack_dirs(root: &Path) -> Vec<PathBuf> {
 pub fn require_network_for_mdbook(root: &Path) -> Result<()> {
     if offline(root) {
         bail!(
-            "mdBook {} is not installed and this machine is offline: read the book in the offline \
-             pack (its book/index.html), or copy the pack's tools/bin/mdbook to {}, or run \
-             `cargo xtask book` again once online",
+            "mdBook {} is not installed and this machine is offline: {}",
             crate::engine::tools::MDBOOK_VERSION,
-            crate::engine::tools::mdbook_install_path(root).display()
+            mdbook_advice(root)
         );
     }
     Ok(())
+}
+
+/// What to do when the pinned mdBook is missing and cannot be installed (offline, or a network
+/// that does not reach the crates' registry): the same advice whether or not Cargo was told it is
+/// offline.
+pub fn mdbook_advice(root: &Path) -> String {
+    format!(
+        "read the book in the offline pack (its book/index.html), or copy the pack's \
+         tools/bin/mdbook to {}, or run `cargo xtask book` again once online",
+        crate::engine::tools::mdbook_install_path(root).display()
+    )
 }
 
 /// Whether Cargo is told to stay offline: `CARGO_NET_OFFLINE`, or the config of the offline pack
