@@ -69,7 +69,15 @@ async function load() {
   state.factors = snapshot.factors;
   state.book = snapshot.book;
   state.bookServed = snapshot.book_served;
-  state.learners = new Map(snapshot.learners.map((row) => [row.id, row]));
+  // The snapshot is reloaded when the event stream (re)opens, while live events already arrive: a
+  // row an event brought in the meantime is newer than the snapshot's, and stays (else that post
+  // would vanish from the page until the learner's next check).
+  const rows = new Map(snapshot.learners.map((row) => [row.id, row]));
+  for (const [id, known] of state.learners) {
+    const row = rows.get(id);
+    if (!row || (known.last_seen_ms || 0) > (row.last_seen_ms || 0)) rows.set(id, known);
+  }
+  state.learners = rows;
   document.getElementById("class-name").textContent = snapshot.class.name;
   document.getElementById("class-code").textContent = snapshot.class.code;
   document.getElementById("sign-in").hidden = true;
