@@ -53,11 +53,17 @@ pub fn solution_over(root: &Path, factor: &Factor, dir: &Path) -> Result<Applied
 }
 
 /// `manifest` (an exercise's Cargo.toml) with the `[dependencies]` the solution's has and it lacks
-/// (the lines a learner adds when the lesson is a dependency, Factor II), and their names.
+/// (the lines a learner adds when the lesson is a dependency, Factor II), and their names. The
+/// learner's file keeps its layout and comments: each missing dependency's line is copied from the
+/// solution's manifest to the end of the exercise's `[dependencies]` table. Only when that cannot
+/// be done line by line (dependencies written as `[dependencies.NAME]` tables) is the whole file
+/// written anew from its parsed form.
 fn with_dependencies_of(manifest: &Path, solution: &Path) -> Result<(String, Vec<String>)> {
-    let mut exercise: Table = toml::from_str(&std::fs::read_to_string(manifest)?)
-        .with_context(|| format!("{} does not parse", manifest.display()))?;
-    let solution: Table = toml::from_str(&std::fs::read_to_string(solution)?)
+    let text = std::fs::read_to_string(manifest)?;
+    let solution_text = std::fs::read_to_string(solution)?;
+    let mut exercise: Table =
+        toml::from_str(&text).with_context(|| format!("{} does not parse", manifest.display()))?;
+    let solution: Table = toml::from_str(&solution_text)
         .with_context(|| format!("{} does not parse", solution.display()))?;
     let mut added = Vec::new();
     if let (Some(Value::Table(mine)), Some(Value::Table(theirs))) = (
@@ -71,7 +77,64 @@ fn with_dependencies_of(manifest: &Path, solution: &Path) -> Result<(String, Vec
             }
         }
     }
+    if added.is_empty() {
+        return Ok((text, added));
+    }
+    if let Some(edited) = lines_added(&text, &solution_text, &added)
+        && toml::from_str::<Table>(&edited).is_ok_and(|parsed| parsed == exercise)
+    {
+        return Ok((edited, added));
+    }
     Ok((toml::to_string(&exercise)?, added))
+}
+
+/// `text` with the one-line `[dependencies]` entries of `names` taken from `solution`, inserted
+/// after the last entry of `text`'s own `[dependencies]` table; `None` when a line is not found.
+fn lines_added(text: &str, solution: &str, names: &[String]) -> Option<String> {
+    // The lines of the `[dependencies]` table: from its header to the next header.
+    let table = |text: &str| -> Option<(usize, usize)> {
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines
+            .iter()
+            .position(|line| line.trim() == "[dependencies]")?;
+        let end = lines[start + 1..]
+            .iter()
+            .position(|line| line.trim_start().starts_with('['))
+            .map_or(lines.len(), |offset| start + 1 + offset);
+        Some((start, end))
+    };
+    let entry_of = |line: &str, name: &str| {
+        let line = line.trim_start();
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('.') || rest.trim_start().starts_with('='))
+    };
+    let solution_lines: Vec<&str> = solution.lines().collect();
+    let (start, end) = table(solution)?;
+    let new_lines: Vec<&str> = names
+        .iter()
+        .map(|name| {
+            solution_lines[start + 1..end]
+                .iter()
+                .find(|line| entry_of(line, name))
+                .copied()
+        })
+        .collect::<Option<_>>()?;
+    let mut lines: Vec<&str> = text.lines().collect();
+    let (start, end) = table(text)?;
+    // After the table's last entry, before the comments and blank lines that close it.
+    let at = (start + 1..end)
+        .rev()
+        .find(|&index| {
+            let line = lines[index].trim();
+            !line.is_empty() && !line.starts_with('#')
+        })
+        .map_or(start + 1, |index| index + 1);
+    lines.splice(at..at, new_lines);
+    let mut edited = lines.join("\n");
+    if text.ends_with('\n') {
+        edited.push('\n');
+    }
+    Some(edited)
 }
 
 #[cfg(test)]
@@ -122,5 +185,39 @@ mod tests {
         let cargo: Table = toml::from_str(&read("Cargo.toml")).unwrap();
         assert_eq!(cargo["package"]["name"].as_str(), Some("ex"));
         assert!(cargo["dependencies"].get("reqwest").is_some());
+    }
+
+    /// The learner's Cargo.toml keeps its layout and comments: the solution's line is added at the
+    /// end of the `[dependencies]` table, before the comment that closes it.
+    #[test]
+    fn an_added_dependency_is_one_line_in_the_learners_own_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let exercise = dir.path().join("ex.toml");
+        let solution = dir.path().join("sol.toml");
+        write(
+            &exercise,
+            "[package]\nname = \"ex\"\n\n# TODO(factor-2): declare the HTTP client\n[dependencies]\n\
+             # Build speed only\nkit-deps.workspace = true\nurl.workspace = true\n# ANCHOR_END: dependencies\n\n\
+             [dev-dependencies]\nkit-harness.workspace = true\n",
+        );
+        write(
+            &solution,
+            "[package]\nname = \"sol\"\n\n[dependencies]\nkit-deps.workspace = true\n\
+             reqwest = { workspace = true }\nrustls.workspace = true\nurl.workspace = true\n",
+        );
+        let (text, added) = with_dependencies_of(&exercise, &solution).unwrap();
+        assert_eq!(added, ["reqwest", "rustls"]);
+        assert_eq!(
+            text,
+            "[package]\nname = \"ex\"\n\n# TODO(factor-2): declare the HTTP client\n[dependencies]\n\
+             # Build speed only\nkit-deps.workspace = true\nurl.workspace = true\n\
+             reqwest = { workspace = true }\nrustls.workspace = true\n# ANCHOR_END: dependencies\n\n\
+             [dev-dependencies]\nkit-harness.workspace = true\n"
+        );
+        // Nothing to add: the file is left exactly as it is.
+        std::fs::write(&exercise, &text).unwrap();
+        let (again, added) = with_dependencies_of(&exercise, &solution).unwrap();
+        assert!(added.is_empty());
+        assert_eq!(again, text);
     }
 }
