@@ -286,11 +286,13 @@ fn plan(root: &Path, record: &Record) -> Option<Vec<usize>> {
             .filter(|&index| sources[index].contains(file))
             .collect();
         if owners.is_empty() {
-            // Prose no build reads (the book, a README) is not a reason to start Cargo; any
-            // other file might be (a new module, a file a macro embeds), so Cargo decides.
+            // Prose no build reads (the book, a README) is not a reason to start Cargo, nor is
+            // xtask's own record of the class the learner joined (`room join`, which the board's
+            // bench rewrites before each timed check); any other file might be (a new module, a
+            // file a macro embeds), so Cargo decides.
             let prose = file.starts_with(root.join("book"))
                 || file.extension().is_some_and(|ext| ext == "md");
-            if prose {
+            if prose || *file == crate::room::post::joined_path(root) {
                 continue;
             }
             return None;
@@ -668,6 +670,12 @@ mod tests {
             plan(root, &record),
             Some(vec![]),
             "the book is not built by Cargo"
+        );
+        std::fs::write(root.join(".room.json"), "{}").unwrap();
+        assert_eq!(
+            plan(root, &record),
+            Some(vec![]),
+            "joining a class board (`room join`) is not a change to the build"
         );
         std::fs::write(root.join("pkg/src/main.rs"), "fn main() {}").unwrap();
         assert_eq!(plan(root, &record), Some(vec![0]));
