@@ -9,11 +9,14 @@
 //! - `<!-- output: lesson N CHECK -->`: the message of factor N's check CHECK as the shipped
 //!   exercise fails it, compared with `kit/checks/NN-slug.lessons`, which `verify` compares with
 //!   what the check really prints (numbers and parentheses filtered, as there);
+//! - `<!-- output: message FILE … -->`: a message the kit's code prints, compared with the string
+//!   literals of FILE (`messages`): a reworded message fails until the book quotes the new one;
 //! - `<!-- output: illustrative: WHY -->`: shown as an illustration, never compared (another
 //!   platform's output, a race, a server the block leaves running); WHY is required.
 //!
 //! A block with none of these is typed by hand, and fails the book build.
 
+use super::messages;
 use super::preprocessor::Kit;
 use crate::gate::lesson_records;
 
@@ -50,6 +53,12 @@ pub fn output_block_problems(content: &str, kit: &Kit) -> Vec<String> {
                 ));
             }
             Some(marker) if marker.starts_with(RUNNABLE) => {}
+            Some(marker) if message_files(marker).is_some() => {
+                let files = message_files(marker).unwrap_or_default();
+                for (line, problem) in messages::message_problems(&files, body, kit) {
+                    problems.push(format!("line {}: {problem}", at + 1 + line));
+                }
+            }
             Some(marker) => {
                 if let Some(problem) = output_marker_problem(marker, body, kit) {
                     problems.push(format!("line {at}: {problem}"));
@@ -64,6 +73,16 @@ pub fn output_block_problems(content: &str, kit: &Kit) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The files a `<!-- output: message FILE … -->` marker names, if it is one.
+fn message_files(marker: &str) -> Option<Vec<&str>> {
+    let inner = marker
+        .strip_prefix(OUTPUT)?
+        .trim_end()
+        .strip_suffix("-->")?;
+    let files = inner.trim().strip_prefix("message")?;
+    (files.is_empty() || files.starts_with(' ')).then(|| files.split_whitespace().collect())
 }
 
 /// Whether a console block shows anything besides the commands typed (`$ …`, and the `> ` lines
