@@ -98,7 +98,7 @@ fn expand_chapters(value: &mut Value, kit: &Kit, found: &mut Found) -> Result<()
                 }
                 problems.extend(outputs::output_block_problems(content, kit));
                 problems.extend(chapters::empty_sections(content));
-                problems.extend(facts::typed_facts(content, factor, &kit.quoted));
+                problems.extend(facts::typed_facts(content, factor, kit.root, &kit.quoted));
                 problems.extend(
                     factor.and_then(|factor| directives::session_table_problem(content, factor)),
                 );
