@@ -16,6 +16,7 @@ pub mod demos;
 mod directives;
 mod facts;
 mod includes;
+mod messages;
 mod outputs;
 mod preprocessor;
 mod quality;

@@ -466,6 +466,8 @@ fn copy_book_sources(dir: &Path) {
             "kit",
             "noticeboard",
             "deploy",
+            // The messages of xtask's own that the book quotes (`<!-- output: message … -->`).
+            "xtask/src",
         ])
         .args([
             "factors.toml",

@@ -1,4 +1,4 @@
-//! What xtask and the test harness must agree on, in one place.
+//! What xtask, the test harness and the class board must agree on, in one place.
 //!
 //! Both read the same facts, and a fact resolved in two places drifts (it did: with
 //! `DATABASE_URL=` set empty, xtask started one Postgres and the checks talked to another). So:
@@ -6,12 +6,14 @@
 //! - [`settings`]: where Postgres and Redis are (the environment, then `.env`, then
 //!   `.env.example`, an empty value counting as unset everywhere);
 //! - [`manifest`]: `factors.toml`, the kit's one list of factors, parsed by one struct;
+//! - [`check_const`]: a check file's constant as the book and the class board print it;
 //! - [`standalone`]: a package of the kit built on its own (Factor I's fresh copy, `verify`'s
 //!   mistake fixtures), one way.
 //!
 //! It depends only on crates the harness already builds with, so the exercises' builds gain one
 //! small crate and no dependency.
 
+pub mod check_const;
 pub mod manifest;
 pub mod settings;
 pub mod standalone;

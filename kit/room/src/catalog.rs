@@ -7,7 +7,8 @@
 //! note reaches the board with the next build.
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use kit_common::manifest::Manifest;
+use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// `(check file, its lessons, chapter)` of each factor, in order: the files the board is built from.
@@ -73,22 +74,6 @@ pub struct KitFiles {
     pub chapter: String,
 }
 
-#[derive(Deserialize)]
-struct Manifest {
-    factor: Vec<ManifestFactor>,
-}
-
-#[derive(Deserialize)]
-struct ManifestFactor {
-    number: u8,
-    roman: String,
-    slug: String,
-    title: String,
-    chapter: String,
-    available: bool,
-    hints: Vec<String>,
-}
-
 impl Catalog {
     /// The catalog of the kit this board was built from.
     pub fn kit() -> Result<Catalog> {
@@ -105,16 +90,17 @@ impl Catalog {
 
     /// Builds the catalog from a manifest and each factor's files, in order.
     pub fn parse(manifest: &str, files: &[KitFiles]) -> Result<Catalog> {
-        let manifest: Manifest = toml::from_str(manifest).context("factors.toml does not parse")?;
-        if manifest.factor.len() != files.len() {
+        // kit-common's parser, the one xtask and the harness use: one reader of factors.toml.
+        let manifest = Manifest::parse(manifest).context("factors.toml does not parse")?;
+        if manifest.factors.len() != files.len() {
             bail!(
                 "factors.toml lists {} factors, the board was given files for {}",
-                manifest.factor.len(),
+                manifest.factors.len(),
                 files.len()
             );
         }
         let mut factors = Vec::new();
-        for (factor, files) in manifest.factor.into_iter().zip(files) {
+        for (factor, files) in manifest.factors.into_iter().zip(files) {
             let anchors = heading_anchors(&files.chapter);
             let notes = common_mistakes(&files.chapter, &files.checks);
             let taught = lesson_anchors(&files.lessons);
@@ -257,7 +243,8 @@ fn main_anchor(body: &str, anchors: &BTreeSet<String>) -> Option<String> {
 }
 
 /// The bullets of the chapter's "Common mistakes" speaker notes, each as one line of plain text,
-/// with `{{#check-const N NAME}}` replaced by the constant's value from the check file.
+/// with `{{#check-const N NAME}}` replaced by the constant's value from the check file, printed
+/// as the book prints it (kit-common's renderer: `Duration::from_secs(2)` is `2`).
 fn common_mistakes(chapter: &str, check_file: &str) -> Vec<String> {
     let Some(start) = chapter.find("## Instructor notes") else {
         return Vec::new();
@@ -294,11 +281,7 @@ fn expand_constants(text: &str, check_file: &str) -> String {
         };
         let directive = &rest[start + 3..start + end];
         let name = directive.split_whitespace().last().unwrap_or_default();
-        let value = check_file
-            .lines()
-            .find(|line| line.trim_start().starts_with(&format!("const {name}:")))
-            .and_then(|line| line.split('=').nth(1))
-            .map(|value| value.trim().trim_end_matches(';').replace('_', ""));
+        let value = kit_common::check_const::value(check_file, name);
         out.push_str(value.as_deref().unwrap_or("…"));
         rest = &rest[start + end + 2..];
     }
@@ -345,6 +328,30 @@ mod tests {
         assert_eq!(
             expand_constants("fewer than {{#check-const 6 TOTAL_VISITS}} visits", checks),
             "fewer than 1200 visits"
+        );
+    }
+
+    #[test]
+    fn a_duration_constant_reads_as_the_book_prints_it() {
+        let checks = "pub const START_BOUND: Duration = Duration::from_secs(2);
+";
+        let note = "the contract is within {{#check-const 9 START_BOUND}} s";
+        assert_eq!(expand_constants(note, checks), "the contract is within 2 s");
+        // The book's preprocessor (xtask) prints the constant with the same renderer.
+        assert_eq!(
+            kit_common::check_const::value(checks, "START_BOUND").as_deref(),
+            Some("2")
+        );
+        let catalog = Catalog::kit().unwrap();
+        let notes: Vec<&str> = catalog
+            .factors
+            .iter()
+            .flat_map(|factor| &factor.checks)
+            .filter_map(|check| check.note.as_deref())
+            .collect();
+        assert!(
+            notes.iter().all(|note| !note.contains("Duration::")),
+            "{notes:?}"
         );
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::engine::manifest::Manifest;
 use anyhow::{Context, Result, bail};
+use kit_common::check_const::{const_value, render};
 use std::path::Path;
 
 /// Replaces every inline `{{#check-const N NAME}}` in `line`.
@@ -46,73 +47,9 @@ pub fn check_const(root: &Path, manifest: &Manifest, factor: &str, name: &str) -
     })
 }
 
-/// The expression of `const name: T = <expression>;` (one line, `pub` or not).
-fn const_value<'s>(source: &'s str, name: &str) -> Option<&'s str> {
-    source.lines().find_map(|line| {
-        let line = line.trim_start();
-        let line = line.strip_prefix("pub ").unwrap_or(line);
-        let rest = line.strip_prefix("const ")?.strip_prefix(name)?;
-        let rest = rest.trim_start().strip_prefix(':')?;
-        let (_, value) = rest.split_once('=')?;
-        Some(value.trim().strip_suffix(';')?.trim())
-    })
-}
-
-/// An integer (`1_000u64` → `1000`), a string literal (its text), or a `Duration` built from a
-/// whole number (`Duration::from_secs(2)` → `2`: the unit belongs in the sentence around it).
-fn render(value: &str) -> Option<String> {
-    if let Some(text) = value
-        .strip_prefix('"')
-        .and_then(|rest| rest.strip_suffix('"'))
-    {
-        return (!text.contains('\\')).then(|| text.to_string());
-    }
-    let value = [
-        "Duration::from_secs(",
-        "Duration::from_millis(",
-        "from_secs(",
-        "from_millis(",
-    ]
-    .iter()
-    .find_map(|prefix| value.strip_prefix(prefix)?.strip_suffix(')'))
-    .unwrap_or(value);
-    let digits: String = value.chars().filter(|c| *c != '_').collect();
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
-    let (number, suffix) = digits.split_at(end);
-    let integer_suffix = [
-        "", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
-    ];
-    (!number.is_empty() && integer_suffix.contains(&suffix)).then(|| number.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constants_render_as_the_book_prints_them() {
-        let source = "const A: u64 = 120;\npub const B: Duration = Duration::from_secs(2);\n    const C: &str = \"DATABASE_URL\";\nconst D: usize = 1_000usize;\nconst E: f64 = 0.5;\n";
-        assert_eq!(
-            render(const_value(source, "A").unwrap()).as_deref(),
-            Some("120")
-        );
-        assert_eq!(
-            render(const_value(source, "B").unwrap()).as_deref(),
-            Some("2")
-        );
-        assert_eq!(
-            render(const_value(source, "C").unwrap()).as_deref(),
-            Some("DATABASE_URL")
-        );
-        assert_eq!(
-            render(const_value(source, "D").unwrap()).as_deref(),
-            Some("1000")
-        );
-        assert_eq!(render(const_value(source, "E").unwrap()), None);
-        assert_eq!(const_value(source, "AB"), None);
-    }
 
     #[test]
     fn the_book_quotes_the_checks_and_a_missing_constant_fails() {

@@ -124,6 +124,53 @@ fn compose_image(root: &Path, name: &str) -> Result<String> {
         .with_context(|| format!("docker-compose.yml has no `image: {name}:…`"))
 }
 
+/// Marks a line that names a Postgres or Redis version for what that version itself does
+/// ("Redis 7 added `EXPIRE … NX`"), not as the one the kit runs.
+pub const NOT_THE_KITS_VERSION: &str = "<!-- not the kit's version -->";
+
+/// `(service, major)` of the versions `docker-compose.yml` pins: `("postgres", "15")`.
+pub fn pinned_versions(root: &Path) -> Vec<(&'static str, String)> {
+    ["postgres", "redis"]
+        .into_iter()
+        .filter_map(|service| Some((service, major(&compose_image(root, service).ok()?))))
+        .collect()
+}
+
+/// The versions of Postgres and Redis a line names (`Postgres 15`, `postgresql@15`, `Redis 7`),
+/// as `(service, major)`; not a port (`redis 6379`) nor a longer version (`Redis 7.2`).
+pub fn service_versions(line: &str) -> Vec<(&'static str, String)> {
+    let lower = line.to_lowercase();
+    let mut found = Vec::new();
+    for (service, names) in [
+        (
+            "postgres",
+            ["postgresql@", "postgresql ", "postgres "].as_slice(),
+        ),
+        ("redis", ["redis@", "redis "].as_slice()),
+    ] {
+        for name in names {
+            for (at, _) in lower.match_indices(name) {
+                let before = lower[..at].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+                    continue;
+                }
+                let rest = &lower[at + name.len()..];
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                let after: Vec<char> = rest[digits.len()..].chars().take(2).collect();
+                let longer = match after.as_slice() {
+                    [c, ..] if c.is_ascii_digit() => true,
+                    ['.' | ':', next, ..] => next.is_ascii_digit(),
+                    _ => false,
+                };
+                if (1..=2).contains(&digits.len()) && !longer {
+                    found.push((service, digits));
+                }
+            }
+        }
+    }
+    found
+}
+
 /// `postgres:15-alpine` → `15`.
 fn major(image: &str) -> String {
     let tag = image.split_once(':').map_or("", |(_, tag)| tag);
@@ -152,10 +199,27 @@ fn locked_version(root: &Path, name: &str) -> Result<String> {
 
 /// The facts `content` types by hand that the kit fixes. `factor` is the chapter's factor, if it
 /// is a factor's chapter.
-pub fn typed_facts(content: &str, factor: Option<&Factor>, quoted: &Path) -> Vec<String> {
+pub fn typed_facts(
+    content: &str,
+    factor: Option<&Factor>,
+    root: &Path,
+    quoted: &Path,
+) -> Vec<String> {
     let mut problems = Vec::new();
+    let pinned = pinned_versions(root);
     for (index, line) in content.lines().enumerate() {
         let at = index + 1;
+        if !line.contains(NOT_THE_KITS_VERSION) {
+            for (service, version) in service_versions(line) {
+                if pinned.contains(&(service, version.clone())) {
+                    problems.push(format!(
+                        "line {at}: “{service} {version}” types the version docker-compose.yml pins \
+                         by hand; write {{{{#kit {service}-version}}}} (or, for a fact about that \
+                         version itself, end the line with `{NOT_THE_KITS_VERSION}`)"
+                    ));
+                }
+            }
+        }
         for image in ["postgres:", "redis:"] {
             for (found, _) in line.match_indices(image) {
                 // `postgres:15-alpine`, not `redis:6379` (a host and port).
@@ -375,6 +439,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_pinned_version_typed_in_prose_is_named() {
+        let root = crate::project_root().unwrap();
+        let pinned = pinned_versions(&root);
+        let (_, postgres) = pinned.iter().find(|(s, _)| *s == "postgres").unwrap();
+        let (_, redis) = pinned.iter().find(|(s, _)| *s == "redis").unwrap();
+        let page = format!(
+            "Postgres {postgres} and Redis {redis}.\n`brew install postgresql@{postgres}`\n\
+             Postgres {{{{#kit postgres-version}}}}, redis 6379, Redis {redis}.2\n\
+             Postgres {postgres} removed it. {NOT_THE_KITS_VERSION}\n"
+        );
+        let problems = typed_facts(&page, None, &root, &root);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with(&format!("line 1: “postgres {postgres}”")));
+        assert!(problems[1].starts_with(&format!("line 1: “redis {redis}”")));
+        assert!(problems[2].starts_with("line 2: “postgres"));
+    }
+
+    #[test]
     fn facts_come_from_the_compose_file_the_lock_file_and_the_checks() {
         let root = crate::project_root().unwrap();
         let manifest = crate::engine::manifest::kit();
@@ -437,7 +519,7 @@ mod tests {
              | start-up | 200 within {start} seconds |\n\
              ## Going further\nFive checks elsewhere; image postgres:15-alpine, redis://redis:6379\n"
         );
-        let problems = typed_facts(&chapter, Some(factor), &root);
+        let problems = typed_facts(&chapter, Some(factor), &root, &root);
         assert_eq!(problems.len(), 4, "{problems:#?}");
         assert!(
             problems[0].contains("line 10: `postgres:…`"),

@@ -9,17 +9,32 @@
 //! - `<!-- output: lesson N CHECK -->`: the message of factor N's check CHECK as the shipped
 //!   exercise fails it, compared with `kit/checks/NN-slug.lessons`, which `verify` compares with
 //!   what the check really prints (numbers and parentheses filtered, as there);
+//! - `<!-- output: message FILE … -->`: a message the kit's code prints, compared with the string
+//!   literals of FILE (`messages`): a reworded message fails until the book quotes the new one;
 //! - `<!-- output: illustrative: WHY -->`: shown as an illustration, never compared (another
 //!   platform's output, a race, a server the block leaves running); WHY is required.
 //!
-//! A block with none of these is typed by hand, and fails the book build.
+//! A block with none of these is typed by hand, and fails the book build. So does a ```text or
+//! ```json block with no marker (unless it only includes a file): one that shows no program's output
+//! (a file tree, a Procfile's lines) says so, `<!-- not output: what it is -->`.
 
+use super::messages;
 use super::preprocessor::Kit;
 use crate::gate::lesson_records;
 
 /// The marker of a block `verify` runs.
 pub const RUNNABLE: &str = "<!-- runnable";
 const OUTPUT: &str = "<!-- output:";
+/// The marker of a ```text or ```json block that is no program's output (a file tree, a file's lines).
+const NOT_OUTPUT: &str = "<!-- not output:";
+/// Fences that hold a program's output unless marked otherwise.
+const OUTPUT_FENCES: [&str; 2] = ["text", "json"];
+
+/// Whether a block is only `{{#include …}}` lines (a file's text, not something typed).
+fn only_includes(body: &[&str]) -> bool {
+    body.iter()
+        .all(|line| line.trim().is_empty() || line.trim().starts_with("{{#include "))
+}
 
 /// What is wrong with the output blocks of `content` (a chapter's source, before expansion).
 pub fn output_block_problems(content: &str, kit: &Kit) -> Vec<String> {
@@ -41,7 +56,11 @@ pub fn output_block_problems(content: &str, kit: &Kit) -> Vec<String> {
         let marker = start
             .checked_sub(1)
             .map(|before| lines[before].trim())
-            .filter(|line| line.starts_with(RUNNABLE) || line.starts_with(OUTPUT));
+            .filter(|line| {
+                line.starts_with(RUNNABLE)
+                    || line.starts_with(OUTPUT)
+                    || line.starts_with(NOT_OUTPUT)
+            });
         let at = start + 1;
         match marker {
             Some(marker) if marker.starts_with(RUNNABLE) && info.trim() != "console" => {
@@ -50,6 +69,23 @@ pub fn output_block_problems(content: &str, kit: &Kit) -> Vec<String> {
                 ));
             }
             Some(marker) if marker.starts_with(RUNNABLE) => {}
+            Some(marker) if marker.starts_with(NOT_OUTPUT) => {
+                let what = marker[NOT_OUTPUT.len()..]
+                    .trim_end()
+                    .trim_end_matches("-->")
+                    .trim();
+                if what.is_empty() {
+                    problems.push(format!(
+                        "line {at}: `{NOT_OUTPUT} …-->` must say what the block shows instead"
+                    ));
+                }
+            }
+            Some(marker) if message_files(marker).is_some() => {
+                let files = message_files(marker).unwrap_or_default();
+                for (line, problem) in messages::message_problems(&files, body, kit) {
+                    problems.push(format!("line {}: {problem}", at + 1 + line));
+                }
+            }
             Some(marker) => {
                 if let Some(problem) = output_marker_problem(marker, body, kit) {
                     problems.push(format!("line {at}: {problem}"));
@@ -60,10 +96,28 @@ pub fn output_block_problems(content: &str, kit: &Kit) -> Vec<String> {
                  (verify runs it and compares), `<!-- output: lesson N CHECK -->` (a check's \
                  recorded message) or `<!-- output: illustrative: why -->`"
             )),
+            None if OUTPUT_FENCES.contains(&info.trim()) && !only_includes(body) => {
+                problems.push(format!(
+                    "line {at}: a ```{} block shows text nobody ran: mark it `<!-- output: … -->` \
+                     (a run, a check's lesson, a message of the kit's code, or illustrative: why) \
+                     or, if it is no program's output, `<!-- not output: what it is -->`",
+                    info.trim()
+                ));
+            }
             None => {}
         }
     }
     problems
+}
+
+/// The files a `<!-- output: message FILE … -->` marker names, if it is one.
+fn message_files(marker: &str) -> Option<Vec<&str>> {
+    let inner = marker
+        .strip_prefix(OUTPUT)?
+        .trim_end()
+        .strip_suffix("-->")?;
+    let files = inner.trim().strip_prefix("message")?;
+    (files.is_empty() || files.starts_with(' ')).then(|| files.split_whitespace().collect())
 }
 
 /// Whether a console block shows anything besides the commands typed (`$ …`, and the `> ` lines
@@ -166,6 +220,11 @@ mod tests {
                 .contains("must say why")
         );
         assert!(problems("<!-- output: guess -->\n```text\nx\n```\n")[0].contains("expected"));
+        assert!(problems("```text\nError: typed\n```\n")[0].contains("shows text nobody ran"));
+        assert!(problems("```json\n{}\n```\n")[0].contains("shows text nobody ran"));
+        assert!(problems("```text\n{{#include ../../Procfile}}\n```\n").is_empty());
+        assert!(problems("<!-- not output: a file tree -->\n```text\na/\n```\n").is_empty());
+        assert!(problems("<!-- not output: -->\n```text\na/\n```\n")[0].contains("must say"));
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn expand_chapters(value: &mut Value, kit: &Kit, found: &mut Found) -> Result<()
                 }
                 problems.extend(outputs::output_block_problems(content, kit));
                 problems.extend(chapters::empty_sections(content));
-                problems.extend(facts::typed_facts(content, factor, &kit.quoted));
+                problems.extend(facts::typed_facts(content, factor, kit.root, &kit.quoted));
                 // A factor's chapter, or a `[[session]]`'s (Deploy it): its session plan.
                 let planned = factor
                     .map(|factor| (factor.minutes, factor.heading()))

@@ -47,6 +47,16 @@ pub fn check_book(root: &Path, manifest: &Manifest) -> Result<String> {
             pictures += 1;
             let text = std::fs::read_to_string(&path)?;
             let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let pinned = super::facts::pinned_versions(root);
+            for (service, version) in super::facts::service_versions(&text) {
+                if let Some((_, pins)) = pinned.iter().find(|(s, v)| *s == service && *v != version)
+                {
+                    problems.push(format!(
+                        "book/src/images/{name}: says {service} {version}, but docker-compose.yml \
+                         pins {service} {pins}: redraw the picture"
+                    ));
+                }
+            }
             problems.extend(
                 svg::svg_problems(&text)
                     .into_iter()
