@@ -8,6 +8,8 @@
 //! - Checks: a factor's check file is compiled once, as the exercise's `[[test]]`
 //!   (`../../kit/checks/<NN-slug>.rs`); the solution has no test target and no dev-dependencies (the
 //!   same check binary judges it).
+//! - The launcher (`kit/launcher`, what `cargo xtask` runs) has no dependencies at all: it must
+//!   compile in a second on a fresh clone and cost Cargo a single unit on every run.
 //! - The manifest: each available factor has at least [`MIN_HINTS`] hints and an intended failure,
 //!   and at least one mistake fixture (`kit/mistakes/`).
 
@@ -36,6 +38,7 @@ pub fn check(root: &Path, manifest: &Manifest) -> Result<String> {
         dependency_hygiene(root, path, &shared)?;
     }
     kit_deps_lists_everything(root, &shared)?;
+    launcher_has_no_dependencies(root)?;
     for factor in manifest.available() {
         check_targets(root, factor)?;
         ensure!(
@@ -53,6 +56,18 @@ pub fn check(root: &Path, manifest: &Manifest) -> Result<String> {
         );
     }
     Ok(format!("{} crates", crates.len()))
+}
+
+fn launcher_has_no_dependencies(root: &Path) -> Result<()> {
+    let launcher = read(&root.join("kit/launcher/Cargo.toml"))?;
+    for section in ["dependencies", "build-dependencies"] {
+        ensure!(
+            launcher.get(section).is_none(),
+            "kit/launcher/Cargo.toml: [{section}] must stay absent: the launcher is what `cargo \
+             xtask` compiles first on a fresh clone and checks on every run, so it depends on nothing"
+        );
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<Value> {
@@ -199,6 +214,19 @@ fn check_targets(root: &Path, factor: &Factor) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_launcher_with_a_dependency_is_named() {
+        let err = broken(|kit| {
+            let path = kit.join("kit/launcher/Cargo.toml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(path, text + "\n[dependencies]\nanyhow.workspace = true\n").unwrap();
+        });
+        assert!(
+            err.contains("kit/launcher/Cargo.toml: [dependencies] must stay absent"),
+            "{err}"
+        );
+    }
+
     fn kit() -> (PathBuf, Manifest) {
         let root = crate::project_root().unwrap();
         let manifest = Manifest::load(&root).unwrap();
@@ -215,10 +243,10 @@ mod tests {
     fn broken(change: impl FnOnce(&Path)) -> String {
         let (root, manifest) = kit();
         let copy = tempfile::tempdir().unwrap();
-        for path in crate_manifests(&root, &manifest)
-            .into_iter()
-            .chain([root.join("Cargo.toml")])
-        {
+        for path in crate_manifests(&root, &manifest).into_iter().chain([
+            root.join("Cargo.toml"),
+            root.join("kit/launcher/Cargo.toml"),
+        ]) {
             let target = copy.path().join(path.strip_prefix(&root).unwrap());
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();
             std::fs::copy(&path, &target).unwrap();

@@ -237,23 +237,29 @@ fn tool_steps<'a>(
     book_build: &'a book::GateBuild,
 ) -> Vec<Step<'a>> {
     vec![
-        step(Lane::Tools, "harness, platform and xtask tests", || {
-            // The platform crate tests its lsof back end (macOS's) against /proc here.
-            tools::lsof()?;
-            cargo_step(
-                root,
-                &[
-                    "test",
-                    "--locked",
-                    "--package",
-                    "kit-harness",
-                    "--package",
-                    "kit-platform",
-                    "--package",
-                    "xtask",
-                ],
-            )
-        }),
+        step(
+            Lane::Tools,
+            "harness, platform, launcher and xtask tests",
+            || {
+                // The platform crate tests its lsof back end (macOS's) against /proc here.
+                tools::lsof()?;
+                cargo_step(
+                    root,
+                    &[
+                        "test",
+                        "--locked",
+                        "--package",
+                        "kit-harness",
+                        "--package",
+                        "kit-platform",
+                        "--package",
+                        "xtask",
+                        "--package",
+                        "xtask-launcher",
+                    ],
+                )
+            },
+        ),
         step(Lane::Tools, "class board (kit-room tests)", || {
             super::room::tests(root)
         }),
