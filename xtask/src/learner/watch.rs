@@ -12,8 +12,11 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-/// Saves arrive as bursts of events a few milliseconds apart; wait this long for the burst to end.
-pub const SETTLE: Duration = Duration::from_millis(50);
+/// Saves arrive as bursts of events a few milliseconds apart (an editor's write and rename, a
+/// formatter's second write); wait this long for the burst to end. Ten times the gap is enough,
+/// and every millisecond here is a millisecond of the learner's loop. A save that still comes
+/// later only starts one more check.
+pub const SETTLE: Duration = Duration::from_millis(30);
 
 type Changes = Receiver<notify::Result<Event>>;
 
