@@ -36,7 +36,30 @@ fn main() -> ExitCode {
             return cargo_run_xtask(&args);
         }
     }
-    run(Command::new(&binary).args(&args))
+    run(without_launcher_env(&mut Command::new(&binary)).args(&args))
+}
+
+/// Removes what `cargo run` set for the launcher itself (its package's name, version and folder):
+/// the build it starts must see the environment the learner's shell gave Cargo, or Cargo would
+/// take the difference for a change and rebuild what later builds share; and xtask is not the
+/// launcher's package.
+fn without_launcher_env(command: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let set_for_the_launcher = key.starts_with("CARGO_PKG_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_for_the_launcher {
+            command.env_remove(key);
+        }
+    }
+    command
 }
 
 /// The checkout this launcher belongs to: `cargo run` sets `CARGO_MANIFEST_DIR` to
@@ -127,7 +150,7 @@ fn dep_info_sources(text: &str) -> Option<Vec<PathBuf>> {
 fn build_xtask(root: &Path) -> std::io::Result<bool> {
     let terminal = std::io::stderr().is_terminal();
     let mut command = Command::new(cargo());
-    command
+    without_launcher_env(&mut command)
         .current_dir(root)
         .args(["build", "--package", "xtask"])
         .stdin(Stdio::null())
@@ -270,7 +293,7 @@ fn cargo() -> OsString {
 
 /// What the alias did before the launcher: Cargo checks and builds xtask, then runs it.
 fn cargo_run_xtask(args: &[OsString]) -> ExitCode {
-    run(Command::new(cargo())
+    run(without_launcher_env(&mut Command::new(cargo()))
         .args(["run", "--quiet", "--package", "xtask", "--"])
         .args(args))
 }
