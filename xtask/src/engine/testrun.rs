@@ -393,7 +393,19 @@ fn diagnostics(stderr: &str) -> Vec<(Level, String)> {
     found
         .into_iter()
         .map(|(level, text)| (level, text.trim_end().to_string()))
+        .filter(|(level, text)| *level == Level::Error || !in_a_dependency(text))
         .collect()
+}
+
+/// Whether a warning points into a dependency's source (`--> /…/registry/src/…/ring-0.17.14/…`):
+/// Cargo shows the package's own files relative to the workspace and a dependency's by its full
+/// path. `-vv` (the recorded build) lifts Cargo's cap on dependencies' lints, so a dependency
+/// compiled in that build, or replayed from Cargo's cache of it, warns: not the package's warning.
+fn in_a_dependency(text: &str) -> bool {
+    text.lines()
+        .map(strip_ansi)
+        .find_map(|line| line.trim_start().strip_prefix("--> ").map(str::to_string))
+        .is_some_and(|location| Path::new(&location).is_absolute())
 }
 
 fn is_summary(plain: &str) -> bool {
@@ -879,6 +891,16 @@ error: could not compile `ex06-processes` (bin \"ex06-processes\") due to 1 prev
         let found = diagnostics(stderr);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].1.starts_with("warning: unused variable"));
+    }
+
+    #[test]
+    fn a_dependency_s_own_warning_is_not_the_package_s() {
+        let stderr = "\x1b[1m\x1b[33mwarning\x1b[0m: hiding a lifetime that's elided elsewhere is confusing\n  \
+                      \x1b[1m\x1b[94m-->\x1b[0m /root/.cargo/registry/src/index/ring-0.17.14/src/polyfill/slice/as_chunks.rs:19:44\n\
+                      warning: unused variable: `x`\n --> exercises/06-processes/src/state.rs:3:9\n";
+        let found = diagnostics(stderr);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("exercises/06-processes/src/state.rs"));
     }
 
     #[test]
