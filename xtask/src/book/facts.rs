@@ -460,11 +460,7 @@ mod tests {
     fn facts_come_from_the_compose_file_the_lock_file_and_the_checks() {
         let root = crate::project_root().unwrap();
         let manifest = crate::engine::manifest::kit();
-        let kit = Kit {
-            root: &root,
-            quoted: root.clone(),
-            manifest: &manifest,
-        };
+        let kit = Kit::as_checked_out(&root, &manifest);
         let compose = std::fs::read_to_string(root.join("docker-compose.yml")).unwrap();
         let postgres = expand("{{#kit postgres-image}}", &kit).unwrap();
         assert!(

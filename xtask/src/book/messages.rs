@@ -308,11 +308,7 @@ mod tests {
     fn a_reworded_harness_message_fails_the_block_that_quotes_it() {
         let root = crate::project_root().unwrap();
         let manifest = crate::engine::manifest::kit();
-        let kit = Kit {
-            root: &root,
-            quoted: root.clone(),
-            manifest: &manifest,
-        };
+        let kit = Kit::as_checked_out(&root, &manifest);
         let files = ["kit/harness/src/redis.rs"];
         let quoted =
             "Redis is not reachable at redis://127.0.0.1:6379 (...): run `cargo xtask services up`";

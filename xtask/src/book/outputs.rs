@@ -193,11 +193,7 @@ mod tests {
     fn problems(page: &str) -> Vec<String> {
         let root = crate::project_root().unwrap();
         let manifest = crate::engine::manifest::kit();
-        let kit = Kit {
-            root: &root,
-            quoted: root.clone(),
-            manifest: &manifest,
-        };
+        let kit = Kit::as_checked_out(&root, &manifest);
         output_block_problems(page, &kit)
     }
 

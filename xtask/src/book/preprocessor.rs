@@ -24,6 +24,18 @@ pub struct Kit<'a> {
     pub manifest: &'a Manifest,
 }
 
+impl<'a> Kit<'a> {
+    /// The kit as checked out, quoting its own working tree (the lints without mdBook, and tests);
+    /// the book's build quotes the shipped files instead (`shipped`).
+    pub fn as_checked_out(root: &'a Path, manifest: &'a Manifest) -> Kit<'a> {
+        Kit {
+            root,
+            quoted: root.to_path_buf(),
+            manifest,
+        }
+    }
+}
+
 /// The mdBook preprocessor protocol: `supports <renderer>` answers yes; otherwise read
 /// `[context, book]` as JSON on stdin and write the book back with the directives expanded.
 pub fn preprocess(root: &Path, args: &[String]) -> Result<()> {
@@ -219,11 +231,7 @@ fn hints(factor: &Factor) -> String {
 /// step runs whatever `--only` says (pages as `SUMMARY.md` lists them, the code as it is).
 pub fn lint_pages(root: &Path, manifest: &Manifest) -> Result<Vec<String>> {
     let src = root.join("book/src");
-    let kit = Kit {
-        root,
-        quoted: root.to_path_buf(),
-        manifest,
-    };
+    let kit = Kit::as_checked_out(root, manifest);
     let mut items = Vec::new();
     for file in crate::engine::progress::files_under_all(&src) {
         let Ok(path) = file.strip_prefix(&src) else {
@@ -254,14 +262,6 @@ pub fn lint_pages(root: &Path, manifest: &Manifest) -> Result<Vec<String>> {
 mod tests {
     use super::*;
 
-    fn kit<'a>(root: &'a Path, manifest: &'a Manifest) -> Kit<'a> {
-        Kit {
-            root,
-            quoted: root.to_path_buf(),
-            manifest,
-        }
-    }
-
     #[test]
     fn directives_expand_from_the_manifest_and_other_lines_stay() {
         let (root, manifest) = (
@@ -269,7 +269,7 @@ mod tests {
             crate::engine::manifest::kit(),
         );
         let page = "# VI\n{{#exercise 6}}\nText {{#hints 6}} inline stays.\n{{#hints vi}}\n";
-        let expanded = expand(page, &kit(&root, &manifest)).unwrap();
+        let expanded = expand(page, &Kit::as_checked_out(&root, &manifest)).unwrap();
         assert!(
             expanded.starts_with("# VI\n> [!NOTE]\n> **Exercise VI: Processes**"),
             "{expanded}"
@@ -287,7 +287,7 @@ mod tests {
             crate::project_root().unwrap(),
             crate::engine::manifest::kit(),
         );
-        assert!(expand("{{#hints 13}}\n", &kit(&root, &manifest)).is_err());
+        assert!(expand("{{#hints 13}}\n", &Kit::as_checked_out(&root, &manifest)).is_err());
     }
 
     #[test]
@@ -298,7 +298,12 @@ mod tests {
         );
         let mut book = serde_json::json!({"items": [{"Chapter": {"name": "VI", "path": "06.md",
             "content": "{{#exercise 6}}\n", "sub_items": [{"Chapter": {"path": "x.md", "content": "{{#hints 6}}\n"}}]}}]});
-        expand_chapters(&mut book, &kit(&root, &manifest), &mut Found::default()).unwrap();
+        expand_chapters(
+            &mut book,
+            &Kit::as_checked_out(&root, &manifest),
+            &mut Found::default(),
+        )
+        .unwrap();
         let text = book.to_string();
         assert!(
             text.contains("Exercise VI: Processes") && text.contains("Hint 1 of"),
