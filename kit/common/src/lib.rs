@@ -7,12 +7,14 @@
 //!   `.env.example`, an empty value counting as unset everywhere);
 //! - [`manifest`]: `factors.toml`, the kit's one list of factors, parsed by one struct;
 //! - [`check_const`]: a check file's constant as the book and the class board print it;
+//! - [`cargo_env`]: what `cargo run` set for the running program, kept from the Cargo it starts;
 //! - [`standalone`]: a package of the kit built on its own (Factor I's fresh copy, `verify`'s
 //!   mistake fixtures), one way.
 //!
 //! It depends only on crates the harness already builds with, so the exercises' builds gain one
 //! small crate and no dependency.
 
+pub mod cargo_env;
 pub mod check_const;
 pub mod manifest;
 pub mod settings;

@@ -145,23 +145,8 @@ impl FreshCopy {
         let started = Instant::now();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
-        for (key, _) in std::env::vars_os() {
-            // What Cargo set for the process that started the checks (xtask), not for this build:
-            // some build scripts watch these variables and would rebuild shared dependencies.
-            let Some(key) = key.to_str() else { continue };
-            if key.starts_with("CARGO_PKG_")
-                || matches!(
-                    key,
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_BIN_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                )
-            {
-                command.env_remove(key);
-            }
-        }
+        // What Cargo set for the process that started the checks (xtask), not for this build.
+        kit_common::cargo_env::without_cargo_run_env(&mut command);
         command
             .current_dir(&self.repo)
             .env("CARGO_TARGET_DIR", &self.target)

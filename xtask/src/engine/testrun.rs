@@ -789,22 +789,7 @@ pub fn cargo_command() -> Command {
 /// Removes from `command` what `cargo run` set for xtask itself (see [`cargo_command`]): for
 /// every program that may run cargo in turn (mdBook runs the book's preprocessor with it).
 pub fn without_xtask_env(command: &mut Command) -> &mut Command {
-    for (key, _) in std::env::vars_os() {
-        let Some(key) = key.to_str() else { continue };
-        let set_for_xtask = key.starts_with("CARGO_PKG_")
-            || matches!(
-                key,
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_BIN_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-            );
-        if set_for_xtask {
-            command.env_remove(key);
-        }
-    }
-    command
+    kit_common::cargo_env::without_cargo_run_env(command)
 }
 
 #[cfg(test)]
