@@ -176,6 +176,10 @@ enum Cmd {
         /// Skip the cold build (it takes minutes).
         #[arg(long)]
         skip_cold: bool,
+        /// How many fresh clones to time to their first verdict (the median counts: this machine
+        /// is noisy).
+        #[arg(long, default_value_t = 3)]
+        cold_runs: usize,
     },
     /// mdBook preprocessor for the book (run by mdBook, not by people).
     #[command(hide = true)]
@@ -500,7 +504,11 @@ fn run(cli: Cli) -> anyhow::Result<Verdict> {
             },
             out,
         ),
-        Cmd::Bench { runs, skip_cold } => bench::run(&root, runs, skip_cold, out),
+        Cmd::Bench {
+            runs,
+            skip_cold,
+            cold_runs,
+        } => bench::run(&root, runs, (!skip_cold).then_some(cold_runs), out),
         Cmd::BookPreprocessor { .. } => unreachable!("handled above"),
     }
 }

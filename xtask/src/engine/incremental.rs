@@ -4,8 +4,9 @@
 //! cache per crate, 5 to 25 MB each, useful only while that crate is being edited. `verify` builds
 //! all twelve exercises, so the caches add up to about a quarter of a gigabyte of `target/`'s
 //! 1.5 GiB budget. A learner edits one exercise at a time: after a check whose build compiled
-//! something, the caches that build did not touch are removed. A crate whose cache is gone compiles
-//! once without one when it next changes, and has a cache again from then on.
+//! something, the caches that build did not touch are removed; at the end of `verify`, all of them
+//! (a maintainer's next edit is anyone's guess). A crate whose cache is gone compiles once without
+//! one when it next changes, and has a cache again from then on.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -38,6 +39,20 @@ pub fn keep_only_written_since(caches: &Path, since: SystemTime) -> usize {
         .iter()
         .filter(|(path, written)| *written < since && !being_written(path))
         .filter(|(path, _)| std::fs::remove_dir_all(path).is_ok())
+        .count()
+}
+
+/// Removes every crate's cache in `caches` but those a compiler is writing now. Returns how many
+/// were removed.
+pub fn remove_all_unused(caches: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(caches) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir() && !being_written(path))
+        .filter(|path| std::fs::remove_dir_all(path).is_ok())
         .count()
 }
 
@@ -76,6 +91,8 @@ mod tests {
         assert!(!old.exists());
         assert!(busy.exists());
         assert!(current.exists());
+        assert_eq!(remove_all_unused(caches.path()), 1);
+        assert!(busy.exists() && !current.exists());
     }
 
     #[test]

@@ -567,22 +567,27 @@ pub fn run(
     let group = Pid::from_raw(child.id() as i32);
     let stdout = child.stdout.take().unwrap();
     let started = Instant::now();
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Read as it comes, so each `test NAME ... ok` line gets the time it arrived.
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let mut times = BTreeMap::new();
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some((name, _)) = line
-                .strip_prefix("test ")
-                .and_then(|rest| rest.rsplit_once(" ... "))
-            {
-                times.insert(name.to_string(), started.elapsed());
+    let reader = std::thread::spawn({
+        let finished = finished.clone();
+        move || {
+            let mut text = String::new();
+            let mut times = BTreeMap::new();
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some((name, _)) = line
+                    .strip_prefix("test ")
+                    .and_then(|rest| rest.rsplit_once(" ... "))
+                {
+                    times.insert(name.to_string(), started.elapsed());
+                    finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                text.push_str(&line);
+                text.push('\n');
             }
-            text.push_str(&line);
-            text.push('\n');
+            (text, times)
         }
-        (text, times)
     });
     let mut stderr = child.stderr.take().unwrap();
     let errors = std::thread::spawn(move || {
@@ -598,7 +603,7 @@ pub fn run(
         let _ = ended.send(());
         status
     });
-    let in_time = end.recv_timeout(RUN_LIMIT).is_ok();
+    let in_time = wait_saying_how_far(&end, started, &finished);
     // Whatever the checks started and did not stop, and the binary itself on a time-out.
     let _ = killpg(group, Signal::SIGKILL);
     let status = waiter
@@ -632,6 +637,40 @@ pub fn run(
     }
     Ok(outcomes)
 }
+
+/// Waits for the check binary to end, at most [`RUN_LIMIT`]; for a learner, says every
+/// [`CHECKS_HEARTBEAT`] how many checks have finished (a fresh clone's Factor I builds copies of the
+/// exercise for seconds). Returns whether it ended in time.
+fn wait_saying_how_far(
+    end: &std::sync::mpsc::Receiver<()>,
+    started: Instant,
+    finished: &std::sync::atomic::AtomicUsize,
+) -> bool {
+    loop {
+        let left = RUN_LIMIT.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return false;
+        }
+        match end.recv_timeout(left.min(CHECKS_HEARTBEAT)) {
+            Ok(()) => return true,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return true,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if PROGRESS.load(std::sync::atomic::Ordering::SeqCst) && started.elapsed() < RUN_LIMIT {
+            eprintln!(
+                "{}",
+                crate::engine::term::dim(&format!(
+                    "   … checks running: {} finished ({} s so far)",
+                    finished.load(std::sync::atomic::Ordering::Relaxed),
+                    started.elapsed().as_secs()
+                ))
+            );
+        }
+    }
+}
+
+/// While checks run, a line at least this often (a learner's commands only).
+const CHECKS_HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// Runs every check executable of a build (see [`run`]) and gathers their outcomes: what `check`,
 /// `verify` and the mistake fixtures do with a factor's checks.

@@ -11,7 +11,7 @@
 
 use crate::engine::manifest::{Factor, Manifest, Service};
 use crate::engine::testrun::{self, Outcome};
-use crate::engine::{services, tools};
+use crate::engine::{incremental, services, tools};
 use crate::gate::runner::{self, Lane, Step, repeated, step};
 use crate::gate::{
     budget, compose, conventions, deploy_files, devcontainer, finished, integrity, kept_checks,
@@ -77,7 +77,11 @@ pub fn run(
             step.lane == Lane::Static || (step.lane == Lane::Setup && any_factor) || selected(step)
         });
     }
-    runner::run_all(&steps, out)
+    let verdict = runner::run_all(&steps, out);
+    // The steps built all twelve exercises incrementally: their caches would take a fifth of
+    // target/'s budget, and only the crate edited next gains from one.
+    incremental::remove_all_unused(&incremental::dir(&testrun::target_dir(root)));
+    verdict
 }
 
 /// The steps that read files (and validate two with a tool): seconds together, so they run
