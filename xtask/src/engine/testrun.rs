@@ -638,20 +638,22 @@ pub fn run(
     Ok(outcomes)
 }
 
-/// Waits for the check binary to end, at most [`RUN_LIMIT`]; for a learner, says every
-/// [`CHECKS_HEARTBEAT`] how many checks have finished (a fresh clone's Factor I builds copies of the
-/// exercise for seconds). Returns whether it ended in time.
+/// Waits for the check binary to end, at most [`RUN_LIMIT`]; for a learner, says after a second
+/// and then every [`CHECKS_HEARTBEAT`] how many checks have finished (a fresh clone's Factor I
+/// builds copies of the exercise for seconds, right after Cargo built the exercise without a
+/// word). Returns whether it ended in time.
 fn wait_saying_how_far(
     end: &std::sync::mpsc::Receiver<()>,
     started: Instant,
     finished: &std::sync::atomic::AtomicUsize,
 ) -> bool {
+    let mut wait = Duration::from_secs(1);
     loop {
         let left = RUN_LIMIT.saturating_sub(started.elapsed());
         if left.is_zero() {
             return false;
         }
-        match end.recv_timeout(left.min(CHECKS_HEARTBEAT)) {
+        match end.recv_timeout(left.min(wait)) {
             Ok(()) => return true,
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return true,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
@@ -666,6 +668,7 @@ fn wait_saying_how_far(
                 ))
             );
         }
+        wait = CHECKS_HEARTBEAT;
     }
 }
 
