@@ -8,6 +8,7 @@
 //! - [`manifest`]: `factors.toml`, the kit's one list of factors, parsed by one struct;
 //! - [`check_const`]: a check file's constant as the book and the class board print it;
 //! - [`cargo_env`]: what `cargo run` set for the running program, kept from the Cargo it starts;
+//! - [`procfile`]: an app's Procfile, as the checks and `cargo xtask deploy` both read it;
 //! - [`standalone`]: a package of the kit built on its own (Factor I's fresh copy, `verify`'s
 //!   mistake fixtures), one way.
 //!
@@ -17,5 +18,6 @@
 pub mod cargo_env;
 pub mod check_const;
 pub mod manifest;
+pub mod procfile;
 pub mod settings;
 pub mod standalone;

@@ -5,11 +5,11 @@
 //! (Factor VIII's `worker` beside the `web` process, say), so that it sees the work done by
 //! whichever process does it. An app without a Procfile is its one default binary.
 //!
-//! Only what a check needs: a command is a binary of the package followed by its arguments (no
-//! shell, no variables), and `release` (the release phase, run once per deploy) is not a process
-//! type. `cargo xtask deploy` reads Procfiles with its own, fuller parser
-//! (`xtask/src/deploy/procfile.rs`); the checks cannot depend on xtask.
+//! The file is read as `cargo xtask deploy` reads it (`kit_common::procfile`); a check adds one
+//! rule: a command is a binary of the package followed by its arguments (no shell, no variables).
+//! `release` (the release phase, run once per deploy) is not a process type.
 
+use kit_common::procfile::Procfile;
 use std::path::{Path, PathBuf};
 
 /// One process type: its name and the command that starts it.
@@ -51,35 +51,18 @@ pub fn process_types(package_dir: &Path, app_binary: &Path) -> Option<Vec<Proces
 
 /// `(type, program, arguments)` for each line but `release`.
 fn parse(text: &str) -> Result<Vec<(String, String, Vec<String>)>, String> {
+    let procfile = Procfile::parse(text).map_err(|err| format!("{err:#}"))?;
     let mut types = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let expected = || {
-            format!(
-                "line {}: expected `<type>: <command>`, found {line:?}",
-                number + 1
-            )
-        };
-        let (name, command) = line.split_once(':').ok_or_else(expected)?;
-        let name = name.trim();
+    for (name, command) in procfile.types {
         let mut words = command.split_whitespace().map(str::to_string);
-        let program = words.next().ok_or_else(expected)?;
-        if name.is_empty() {
-            return Err(expected());
-        }
+        let program = words.next().unwrap_or_default();
         if program.contains('/') || program.contains('$') {
             return Err(format!(
-                "line {}: the `{name}` command must start with the name of one of the package's \
-                 binaries, found {program:?}",
-                number + 1
+                "the `{name}` command must start with the name of one of the package's binaries, \
+                 found {program:?}"
             ));
         }
-        if name != "release" {
-            types.push((name.to_string(), program, words.collect()));
-        }
+        types.push((name, program, words.collect()));
     }
     Ok(types)
 }

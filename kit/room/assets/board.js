@@ -150,7 +150,8 @@ function renderLearners() {
   table.tBodies[0].replaceChildren(...rows);
 }
 
-// Per factor: how many learners are on it now, how many have it green, how many cannot compile it.
+// Per factor: how many learners are on it now (their latest check, still red or not compiling: a
+// learner who just made it green has moved on), how many have it green, how many cannot compile it.
 function renderProgress() {
   const table = document.getElementById("progress");
   table.tHead.replaceChildren(el("tr", {}, el("th", { text: "factor" }), el("th", { text: "working on it" }),
@@ -160,11 +161,12 @@ function renderProgress() {
     let current = 0, green = 0, broken = 0, checked = 0;
     for (const learner of learners) {
       const cell = learner.factors[f.number];
-      if (learner.current === f.number) current++;
       if (!cell) continue;
       checked++;
+      const isGreen = cell.compiled && cell.passed === cell.total;
+      if (learner.current === f.number && !isGreen) current++;
       if (!cell.compiled) broken++;
-      else if (cell.passed === cell.total) green++;
+      else if (isGreen) green++;
     }
     return el("tr", {}, el("td", { text: f.roman + " " + f.title }), el("td", { text: String(current) }),
       el("td", { text: String(green) }), el("td", { text: String(broken) }), el("td", { text: String(checked) }));
