@@ -105,8 +105,10 @@ mod progress {
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
-    /// With nothing new to say, a line at least this often.
+    /// With nothing new to say, a line at least this often; the first one sooner (a learner's
+    /// first check of an exercise compiles it for a second or two without a word from Cargo).
     const HEARTBEAT: Duration = Duration::from_secs(3);
+    const FIRST_HEARTBEAT: Duration = Duration::from_secs(1);
 
     /// Reads Cargo's stderr to its end and returns it, printing on stderr each crate Cargo starts
     /// compiling other than the exercise itself (the warm loop compiles only that one, and stays
@@ -127,7 +129,7 @@ mod progress {
         let mut last_said = Instant::now();
         let mut said_anything = false;
         loop {
-            match received.recv_timeout(HEARTBEAT) {
+            match received.recv_timeout(FIRST_HEARTBEAT) {
                 Ok(line) => {
                     let plain = super::strip_ansi(&line);
                     if let Some(name) = compiled_crate(&plain) {
@@ -150,8 +152,12 @@ mod progress {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            if (said_anything || started.elapsed() > HEARTBEAT) && last_said.elapsed() >= HEARTBEAT
-            {
+            let due = if said_anything {
+                HEARTBEAT
+            } else {
+                FIRST_HEARTBEAT
+            };
+            if started.elapsed() >= due && last_said.elapsed() >= due {
                 let current = compiling.last().map_or("the exercise", String::as_str);
                 eprintln!(
                     "{}",
