@@ -1,11 +1,12 @@
 //! `cargo xtask bench`: the performance budget, measured.
 //!
-//! - cold: a fresh clone to the first verdict of `cargo xtask check 1`, and the longest stretch it
-//!   printed nothing; then the rest of the workspace;
-//! - warm: a one-function edit in the exercise, then `cargo xtask check 6` (and `watch`'s re-check),
-//!   side by side with the same edit and `rustlings run` on a solved rustlings exercise, the median
-//!   ratio of at least nine pairs; and where the time goes (Cargo's start-up, the rebuild, the checks);
-//! - the size of `target/` in that clone after a full `verify` and every factor checked both ways.
+//! - cold: fresh clones (three by default) to the first verdict of `cargo xtask check 1`, their
+//!   median, and the longest stretch each printed nothing; the size of `target/` in the last clone
+//!   after a full `verify` and every factor checked both ways; the rest of the workspace in the first;
+//! - warm: a one-function edit in the exercise, then `cargo xtask check 6` (and `watch`'s re-check,
+//!   from the save), side by side with the same edit and `rustlings run` on a solved rustlings
+//!   exercise, the median ratio of at least nine pairs; and where the time goes (Cargo's start-up,
+//!   the rebuild, the checks).
 
 use crate::Verdict;
 use crate::engine::manifest::{Factor, Manifest};
