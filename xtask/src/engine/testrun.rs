@@ -547,10 +547,19 @@ pub fn run(
     judged: Option<&Judged>,
 ) -> Result<Vec<Outcome>> {
     // The list is only needed at the end: ask for it while the checks run.
+    // How many checks there are, for the learner's heartbeat, as soon as the list is in (0 before).
+    let listed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let listing = {
         let (executable, cwd) = (executable.to_path_buf(), cwd.to_path_buf());
         let filter = filter.map(str::to_string);
-        std::thread::spawn(move || list(&executable, &cwd, filter.as_deref()))
+        let listed = listed.clone();
+        std::thread::spawn(move || {
+            let names = list(&executable, &cwd, filter.as_deref());
+            if let Ok(names) = &names {
+                listed.store(names.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+            names
+        })
     };
     let mut command = Command::new(executable);
     if let Some(judged) = judged {
@@ -609,7 +618,7 @@ pub fn run(
         let _ = ended.send(());
         status
     });
-    let in_time = wait_saying_how_far(&end, started, &finished);
+    let in_time = wait_saying_how_far(&end, started, &finished, &listed);
     // Whatever the checks started and did not stop, and the binary itself on a time-out.
     let _ = killpg(group, Signal::SIGKILL);
     let status = waiter
@@ -652,6 +661,7 @@ fn wait_saying_how_far(
     end: &std::sync::mpsc::Receiver<()>,
     started: Instant,
     finished: &std::sync::atomic::AtomicUsize,
+    listed: &std::sync::atomic::AtomicUsize,
 ) -> bool {
     let mut wait = Duration::from_secs(1);
     loop {
@@ -665,11 +675,15 @@ fn wait_saying_how_far(
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
         if PROGRESS.load(std::sync::atomic::Ordering::SeqCst) && started.elapsed() < RUN_LIMIT {
+            let finished = finished.load(std::sync::atomic::Ordering::Relaxed);
+            let of = match listed.load(std::sync::atomic::Ordering::Relaxed) {
+                0 => String::new(),
+                all => format!(" of {all}"),
+            };
             eprintln!(
                 "{}",
                 crate::engine::term::dim(&format!(
-                    "   … checks running: {} finished ({} s so far)",
-                    finished.load(std::sync::atomic::Ordering::Relaxed),
+                    "   … checks running: {finished}{of} finished ({} s so far)",
                     started.elapsed().as_secs()
                 ))
             );
