@@ -93,9 +93,60 @@ fn is_exercise(package: &str) -> bool {
 /// Set by the learner's commands: a build that compiles more than the exercise says so as it goes.
 static PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// From now on, builds of this process show their progress on stderr (see [`progress`]).
+/// From now on, builds of this process show their progress on stderr (see [`progress`]), and
+/// Ctrl-C stops the checks running at the time (see [`stop_checks_on_ctrl_c`]).
 pub fn show_progress() {
     PROGRESS.store(true, std::sync::atomic::Ordering::SeqCst);
+    stop_checks_on_ctrl_c();
+}
+
+/// Set when Ctrl-C is stopping the checks: what they leave is no verdict to report.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The process group of the check binary running now (0: none).
+static RUNNING_CHECKS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// A learner's Ctrl-C (or a SIGTERM) while checks run also stops the checks and every app they
+/// started, then ends xtask as Ctrl-C would have. The checks run in a process group of their own
+/// (see [`run`]), which the terminal's Ctrl-C does not reach: without this they would run on,
+/// unwatched, and an app of a check the binary never finished could outlive them all.
+fn stop_checks_on_ctrl_c() {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return; // Ctrl-C keeps its default: xtask ends, the checks finish on their own.
+    };
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut interrupt), Ok(mut terminate)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+            let group = RUNNING_CHECKS.load(std::sync::atomic::Ordering::SeqCst);
+            if group != 0 {
+                let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+                say("\nStopped: the checks, and every app they had started.");
+            }
+            // What a shell reports for a program Ctrl-C ended.
+            std::process::exit(130);
+        });
+    });
+}
+
+/// A line on stderr that never fails the command: a learner's progress lines go to a terminal, or
+/// to a pipe that may close first (`… | head`), and a write that fails then is no reason to stop.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{}", crate::engine::term::dim(line));
 }
 
 /// A build is never silent: the first `check` of a fresh clone compiles the harness and the
@@ -135,13 +186,10 @@ mod progress {
                     if let Some(name) = compiled_crate(&plain) {
                         compiling.push(name.to_string());
                         if compiling.len() > 1 || !is_local(&plain) {
-                            eprintln!(
-                                "{}",
-                                crate::engine::term::dim(&format!(
-                                    "   compiling {name} ({} s)",
-                                    started.elapsed().as_secs()
-                                ))
-                            );
+                            super::say(&format!(
+                                "   compiling {name} ({} s)",
+                                started.elapsed().as_secs()
+                            ));
                             said_anything = true;
                             last_said = Instant::now();
                         }
@@ -159,13 +207,10 @@ mod progress {
             };
             if started.elapsed() >= due && last_said.elapsed() >= due {
                 let current = compiling.last().map_or("the exercise", String::as_str);
-                eprintln!(
-                    "{}",
-                    crate::engine::term::dim(&format!(
-                        "   … still compiling ({current}; {} s so far)",
-                        started.elapsed().as_secs()
-                    ))
-                );
+                super::say(&format!(
+                    "   … still compiling ({current}; {} s so far)",
+                    started.elapsed().as_secs()
+                ));
                 said_anything = true;
                 last_said = Instant::now();
             }
@@ -580,6 +625,7 @@ pub fn run(
         .spawn()
         .with_context(|| format!("cannot run {}", executable.display()))?;
     let group = Pid::from_raw(child.id() as i32);
+    RUNNING_CHECKS.store(group.as_raw(), std::sync::atomic::Ordering::SeqCst);
     let stdout = child.stdout.take().unwrap();
     let started = Instant::now();
     let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -621,6 +667,13 @@ pub fn run(
     let in_time = wait_saying_how_far(&end, started, &finished, &listed);
     // Whatever the checks started and did not stop, and the binary itself on a time-out.
     let _ = killpg(group, Signal::SIGKILL);
+    RUNNING_CHECKS.store(0, std::sync::atomic::Ordering::SeqCst);
+    if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+        // Ctrl-C killed the checks: the handler ends xtask; nothing of this run is reported.
+        loop {
+            std::thread::park();
+        }
+    }
     let status = waiter
         .join()
         .map_err(|_| anyhow::anyhow!("the thread waiting for the checks panicked"))??;
@@ -680,13 +733,10 @@ fn wait_saying_how_far(
                 0 => String::new(),
                 all => format!(" of {all}"),
             };
-            eprintln!(
-                "{}",
-                crate::engine::term::dim(&format!(
-                    "   … checks running: {finished}{of} finished ({} s so far)",
-                    started.elapsed().as_secs()
-                ))
-            );
+            say(&format!(
+                "   … checks running: {finished}{of} finished ({} s so far)",
+                started.elapsed().as_secs()
+            ));
         }
         wait = CHECKS_HEARTBEAT;
     }
