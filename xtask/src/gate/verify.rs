@@ -58,7 +58,7 @@ pub fn run(
     }));
     for factor in manifest.available() {
         // Factors by number modulo the lanes: the slow VIII and IX then overlap.
-        let lane = Lane::Factors(factor.number % FACTOR_LANES);
+        let lane = factor_lane(factor.number);
         steps.extend(factor_steps(root, manifest, factor, lane, repeat, bless));
     }
     steps.extend(deploy_steps(root, manifest));
@@ -82,6 +82,11 @@ pub fn run(
     // target/'s budget, and only the crate edited next gains from one.
     incremental::remove_all_unused(&incremental::dir(&testrun::target_dir(root)));
     verdict
+}
+
+/// The lane of factor `number`'s steps.
+fn factor_lane(number: u8) -> Lane {
+    Lane::Factors(number % FACTOR_LANES)
 }
 
 /// The steps that read files (and validate two with a tool): seconds together, so they run
@@ -169,7 +174,11 @@ fn factor_steps<'a>(
 
 /// Issue 15's steps: the finished noticeboard judged by every factor's checks, every chapter's
 /// demo, the deploy files and the short deploy demo. They start apps and use the services like
-/// the factors' checks, so they run in the factors' lanes, one lane each for the two slow ones.
+/// the factors' checks, so they run in the factors' lanes. Port 8080 is the one thing they share
+/// with a factor: Factor VII's checks hold it while they run (against its exercise, its solution
+/// or the finished app), and Factor VII's demo starts the exercise on it. So those steps all run
+/// in Factor VII's lane, one after the other (CI's verify once failed the demo when the finished
+/// app's VII checks held the port in another lane).
 ///
 /// Each is slow (the demos take a minute and more) and judges only the sources it names, so each
 /// is memoised like the browser test: not run again while those sources, the lock file and xtask
@@ -177,7 +186,7 @@ fn factor_steps<'a>(
 fn deploy_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
     vec![
         step(
-            Lane::Factors(2),
+            factor_lane(7),
             "finished noticeboard passes every factor's checks",
             move || {
                 unless_sources_unchanged(root, "finished", &["noticeboard", "kit"], || {
@@ -186,7 +195,7 @@ fn deploy_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
             },
         ),
         step(
-            Lane::Factors(1),
+            factor_lane(7),
             "cargo xtask demo N: every chapter's demo twice, same output, services as found",
             move || {
                 unless_sources_unchanged(root, "demo", &["exercises", "solutions", "kit"], || {
@@ -195,7 +204,7 @@ fn deploy_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
             },
         ),
         step(
-            Lane::Factors(1),
+            factor_lane(8),
             "deploy/: Dockerfile, compose and Kubernetes manifests (offline)",
             move || {
                 unless_sources_unchanged(root, "deploy-files", &["deploy", "noticeboard"], || {
@@ -203,7 +212,7 @@ fn deploy_steps<'a>(root: &'a Path, manifest: &'a Manifest) -> Vec<Step<'a>> {
                 })
             },
         ),
-        step(Lane::Factors(0), "deploy demo (short)", move || {
+        step(factor_lane(8), "deploy demo (short)", move || {
             unless_sources_unchanged(
                 root,
                 "deploy-demo",
