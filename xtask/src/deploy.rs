@@ -79,36 +79,11 @@ impl std::error::Error for Interrupted {}
 /// From now on, SIGINT and SIGTERM set [`interrupted`] instead of ending xtask, so the platform
 /// stops its processes in order and leaves nothing running.
 fn catch_signals() -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        runtime.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut interrupt), Ok(mut terminate)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                let _ = ready_tx.send(false);
-                return;
-            };
-            let _ = ready_tx.send(true);
-            loop {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-                if !INTERRUPTED.swap(true, Ordering::SeqCst) {
-                    eprintln!("\nStopping every process (Ctrl-C)…");
-                }
-            }
-        });
-    });
-    if !ready_rx.recv().unwrap_or(false) {
-        bail!("cannot listen for Ctrl-C");
-    }
-    Ok(())
+    crate::engine::signals::on_interrupt(|| {
+        if !INTERRUPTED.swap(true, Ordering::SeqCst) {
+            eprintln!("\nStopping every process (Ctrl-C)…");
+        }
+    })
 }
 
 /// Builds the app's binaries (if it is a package of the workspace); the folder they are in.

@@ -10,6 +10,7 @@ pub mod progress;
 pub mod replay;
 pub mod services;
 pub mod settings;
+pub mod signals;
 pub mod term;
 pub mod testrun;
 pub mod tools;

@@ -42,7 +42,8 @@ fn main() -> ExitCode {
 /// Removes what `cargo run` set for the launcher itself (its package's name, version and folder):
 /// the build it starts must see the environment the learner's shell gave Cargo, or Cargo would
 /// take the difference for a change and rebuild what later builds share; and xtask is not the
-/// launcher's package.
+/// launcher's package. The same list as `kit-common`'s `cargo_env`, copied on purpose: the
+/// launcher depends on nothing (a convention `verify` checks).
 fn without_launcher_env(command: &mut Command) -> &mut Command {
     for (key, _) in std::env::vars_os() {
         let Some(key) = key.to_str() else { continue };

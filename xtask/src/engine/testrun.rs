@@ -111,34 +111,16 @@ static RUNNING_CHECKS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI
 /// (see [`run`]), which the terminal's Ctrl-C does not reach: without this they would run on,
 /// unwatched, and an app of a check the binary never finished could outlive them all.
 fn stop_checks_on_ctrl_c() {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return; // Ctrl-C keeps its default: xtask ends, the checks finish on their own.
-    };
-    std::thread::spawn(move || {
-        runtime.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut interrupt), Ok(mut terminate)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return;
-            };
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
-            let group = RUNNING_CHECKS.load(std::sync::atomic::Ordering::SeqCst);
-            if group != 0 {
-                let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
-                say("\nStopped: the checks, and every app they had started.");
-            }
-            // What a shell reports for a program Ctrl-C ended.
-            std::process::exit(130);
-        });
+    // If Ctrl-C cannot be caught, it keeps its default: xtask ends, the checks finish on their own.
+    let _ = crate::engine::signals::on_interrupt(|| {
+        STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+        let group = RUNNING_CHECKS.load(std::sync::atomic::Ordering::SeqCst);
+        if group != 0 {
+            let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+            say("\nStopped: the checks, and every app they had started.");
+        }
+        // What a shell reports for a program Ctrl-C ended.
+        std::process::exit(130);
     });
 }
 
